@@ -1,0 +1,413 @@
+"""Async client for the few Cloudflare API calls a live tail needs.
+
+Credentials go only to the configured base URL: every request is built from
+it, redirects are never followed, and TLS verification stays on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import re
+import ssl
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from tui import envelope as env
+from tui.credentials import Credential
+from tui.envelope import CallResult
+from tui.errors import UserError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
+ACCOUNT_ID = re.compile(r"^[0-9a-f]{32}$")
+# Worker names are letters, digits, dashes and underscores, at most 63 long.
+SCRIPT_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,62}$")
+MAX_BODY = 1024 * 1024
+PAGE_SIZE = 50
+MAX_PAGES = 200
+USER_AGENT = "cf-livetail"
+
+
+class ApiError(Exception):
+    """A failed API call other than a heartbeat; carries its CallResult."""
+
+    def __init__(self, what: str, result: CallResult):
+        self.what = what
+        self.result = result
+        super().__init__(f"{what} failed: {result.message}")
+
+    @property
+    def outcome(self) -> str:
+        return self.result.outcome
+
+
+@dataclass(frozen=True)
+class Account:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Script:
+    id: str
+    modified_on: str | None = None
+
+
+def is_loopback(host: str) -> bool:
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(url: str) -> str:
+    """Return the base URL without a trailing slash, or raise UserError."""
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise UserError(
+            f"invalid API base URL {url!r}: expected https://host/path, for "
+            f"example {DEFAULT_BASE_URL}"
+        )
+    if parts.username or parts.password:
+        raise UserError("the API base URL must not contain a user name or password")
+    if parts.query or parts.fragment:
+        raise UserError(f"the API base URL {url!r} must not have a query or fragment")
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise UserError(
+            f"refusing plain http:// for {parts.hostname}: credentials would travel "
+            "unencrypted; use https://, or http:// only for a loopback address"
+        )
+    return url.rstrip("/")
+
+
+def check_account_id(value: str) -> str:
+    """Return a valid account id (32 lowercase hex), or raise UserError."""
+    candidate = value.strip().lower()
+    if not ACCOUNT_ID.fullmatch(candidate):
+        raise UserError(
+            f"invalid account id {_show(value)}: an account id is 32 hexadecimal "
+            "characters (see the dashboard's Overview page, or run "
+            "`cf-livetail --list-accounts`)"
+        )
+    return candidate
+
+
+def check_script_name(value: str) -> str:
+    """Return a valid Worker name, or raise UserError."""
+    if not SCRIPT_NAME.fullmatch(value):
+        raise UserError(
+            f"invalid Worker name {_show(value)}: use letters, digits, '-' and '_' "
+            "(at most 63), or run `cf-livetail --list-scripts --account ID`"
+        )
+    return value
+
+
+def _show(value: str) -> str:
+    """Quote a user value for an error message, with control characters escaped."""
+    shown = repr(value[:80])
+    return shown + ("…" if len(value) > 80 else "")
+
+
+def make_ssl_context(ca_bundle: str | None) -> ssl.SSLContext:
+    """Build a verifying TLS context; ``ca_bundle`` adds a corporate CA file."""
+    context = ssl.create_default_context()
+    if ca_bundle:
+        try:
+            context.load_verify_locations(cafile=ca_bundle)
+        except (OSError, ssl.SSLError) as exc:
+            raise UserError(f"cannot load CA bundle {ca_bundle}: {exc}") from None
+    return context
+
+
+class CloudflareClient:
+    """The Cloudflare API calls of one session, over one connection pool."""
+
+    def __init__(
+        self,
+        base_url: str,
+        credential: Credential,
+        *,
+        timeout: float = 15.0,
+        ca_bundle: str | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ):
+        self.base_url = check_base_url(base_url)
+        self.credential = credential
+        self.timeout = timeout
+        self._ca_bundle = ca_bundle
+        self._transport = transport
+        self._http = self._new_http()
+
+    def _new_http(self) -> httpx.AsyncClient:
+        host = urlsplit(self.base_url).hostname or ""
+        loopback = is_loopback(host)
+        return httpx.AsyncClient(
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+            timeout=httpx.Timeout(self.timeout),
+            follow_redirects=False,
+            # A loopback server must never be reached through a proxy.
+            trust_env=not loopback,
+            verify=True if loopback else make_ssl_context(self._ca_bundle),
+            transport=self._transport,
+            limits=httpx.Limits(max_connections=4, keepalive_expiry=20.0),
+        )
+
+    async def __aenter__(self) -> CloudflareClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def reset_pool(self) -> None:
+        """Drop every pooled connection, after timeouts or network errors."""
+        old, self._http = self._http, self._new_http()
+        try:
+            await old.aclose()
+        except Exception:  # noqa: BLE001 - a broken pool may fail to close
+            log.debug("closing the old connection pool failed", exc_info=True)
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json_body: Any = None,
+        deadline: float | None = None,
+    ) -> CallResult:
+        """Send one request and classify the reply; never raises on failure.
+
+        ``deadline`` bounds the whole call, including a reply that trickles in.
+        """
+        url = self.base_url + path
+        headers = self.credential.headers()
+        started = time.monotonic()
+        budget = self.timeout if deadline is None else deadline
+
+        def elapsed() -> float:
+            return round((time.monotonic() - started) * 1000, 1)
+
+        try:
+            async with asyncio.timeout(budget):
+                async with self._http.stream(
+                    method, url, params=params, json=json_body, headers=headers
+                ) as reply:
+                    body = await self._read_limited(reply)
+                    latency = elapsed()
+                    status = reply.status_code
+                    reply_headers = reply.headers
+        except TimeoutError:
+            return env.failure(
+                env.TIMEOUT, f"no complete reply within {budget:g} s", elapsed()
+            )
+        except httpx.TimeoutException as exc:
+            return env.failure(env.TIMEOUT, f"timed out ({_exc_name(exc)})", elapsed())
+        except _BodyTooLarge:
+            return env.failure(
+                env.BAD_RESPONSE, f"reply larger than {MAX_BODY} bytes", elapsed()
+            )
+        except (httpx.TransportError, OSError, ssl.SSLError) as exc:
+            return env.failure(env.NETWORK_ERROR, _network_message(exc), elapsed())
+        result = env.classify(status, body, reply_headers, latency)
+        if not result.ok:
+            log.debug("%s %s -> %s; body: %s", method, path, status, body[:MAX_BODY])
+        return result
+
+    @staticmethod
+    async def _read_limited(reply: httpx.Response) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in reply.aiter_bytes():
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise _BodyTooLarge
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def _checked(self, what: str, method: str, path: str, **kw: Any):
+        result = await self.call(method, path, **kw)
+        if not result.ok:
+            raise ApiError(what, result)
+        assert result.envelope is not None
+        return result.envelope
+
+    async def verify(self, account_id: str | None = None) -> str:
+        """Check the credential with the API; return a short description."""
+        if self.credential.kind == "global_key" or self.credential.kind == "oauth":
+            envelope = await self._checked("credential check", "GET", "/user")
+            user = envelope.result if isinstance(envelope.result, dict) else {}
+            email = user.get("email")
+            return f"signed in as {email}" if isinstance(email, str) else "valid"
+        try:
+            envelope = await self._checked(
+                "token verification", "GET", "/user/tokens/verify"
+            )
+        except ApiError as exc:
+            # Account-owned tokens verify under the account, not the user.
+            if account_id is None or exc.outcome != env.AUTH_FAILED:
+                raise
+            path = f"/accounts/{check_account_id(account_id)}/tokens/verify"
+            envelope = await self._checked("token verification", "GET", path)
+        token = envelope.result if isinstance(envelope.result, dict) else {}
+        status = token.get("status")
+        if isinstance(status, str) and status != "active":
+            raise ApiError(
+                "token verification",
+                env.failure(env.AUTH_FAILED, f"the token is {status}", 0.0),
+            )
+        return "token active"
+
+    async def list_accounts(self, page_size: int = PAGE_SIZE) -> list[Account]:
+        """Return every account the credential can see, across all pages.
+
+        Paging stops on the last page (``total_pages``, or ``total_count``
+        reached), on an empty page, on a page that repeats one already seen,
+        and after MAX_PAGES pages. No account is listed twice.
+        """
+        accounts: dict[str, Account] = {}
+        seen_pages: set[tuple[str, ...]] = set()
+        for page in range(1, MAX_PAGES + 1):
+            envelope = await self._checked(
+                "listing accounts",
+                "GET",
+                "/accounts",
+                params={"page": page, "per_page": page_size},
+            )
+            rows = envelope.result if isinstance(envelope.result, list) else []
+            ids = tuple(str(row.get("id")) for row in rows if isinstance(row, dict))
+            if not ids or ids in seen_pages:
+                break
+            seen_pages.add(ids)
+            for row in rows:
+                account = _account_from(row)
+                if account is not None and account.id not in accounts:
+                    accounts[account.id] = account
+            if _last_page(envelope.result_info, page, len(accounts)):
+                break
+        else:
+            log.warning("stopped listing accounts after %d pages", MAX_PAGES)
+        return sorted(accounts.values(), key=lambda a: (a.name.lower(), a.id))
+
+    async def list_scripts(self, account_id: str) -> list[Script]:
+        """Return the account's Workers (the API sends them as one page)."""
+        account_id = check_account_id(account_id)
+        envelope = await self._checked(
+            "listing Workers", "GET", f"/accounts/{account_id}/workers/scripts"
+        )
+        rows = envelope.result if isinstance(envelope.result, list) else []
+        scripts: dict[str, Script] = {}
+        for row in rows:
+            if not isinstance(row, dict):
+                continue
+            name = row.get("id")
+            if not isinstance(name, str) or not name:
+                log.debug("skipped a Worker entry without an id: %.200r", row)
+                continue
+            modified = row.get("modified_on")
+            scripts.setdefault(
+                name, Script(name, modified if isinstance(modified, str) else None)
+            )
+        return sorted(scripts.values(), key=lambda s: s.id.lower())
+
+    def _tail_path(self, account_id: str, suffix: str = "") -> str:
+        account_id = check_account_id(account_id)
+        return (
+            f"/accounts/{account_id}/workers/observability/telemetry/live-tail{suffix}"
+        )
+
+    async def prepare_live_tail(
+        self, account_id: str, script: str, deadline: float | None = None
+    ) -> CallResult:
+        """Ask the API to prepare the live tail; ``result.extra['ws_url']`` is set."""
+        body = {"scriptId": check_script_name(script)}
+        result = await self.call(
+            "POST", self._tail_path(account_id), json_body=body, deadline=deadline
+        )
+        if result.ok:
+            payload = result.envelope.result if result.envelope else None
+            ws_url = payload.get("wsUrl") if isinstance(payload, dict) else None
+            if isinstance(ws_url, str):
+                result.extra["ws_url"] = ws_url
+        return result
+
+    async def heartbeat(
+        self, account_id: str, script: str, deadline: float | None = None
+    ) -> CallResult:
+        """Send one live-tail heartbeat and classify the reply."""
+        body = {"scriptId": check_script_name(script)}
+        return await self.call(
+            "POST",
+            self._tail_path(account_id, "/heartbeat"),
+            json_body=body,
+            deadline=deadline,
+        )
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def _exc_name(exc: BaseException) -> str:
+    return type(exc).__name__
+
+
+def _network_message(exc: BaseException) -> str:
+    text = str(exc) or _exc_name(exc)
+    if isinstance(exc, httpx.ConnectError):
+        if "Name or service not known" in text or "nodename nor servname" in text:
+            return f"DNS lookup failed: {text}"
+        if "CERTIFICATE_VERIFY_FAILED" in text or isinstance(
+            exc.__cause__, ssl.SSLError
+        ):
+            return (
+                f"TLS verification failed: {text} (set SSL_CERT_FILE or ca_bundle "
+                "for a corporate CA)"
+            )
+        return f"connection failed: {text}"
+    if isinstance(exc, httpx.ProxyError):
+        return f"proxy failed: {text}"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return f"connection dropped: {text}"
+    if isinstance(exc, httpx.ReadError | httpx.WriteError):
+        return f"connection reset: {text}"
+    return f"network error: {text}"
+
+
+def _account_from(row: Any) -> Account | None:
+    if not isinstance(row, dict):
+        return None
+    account_id = row.get("id")
+    if not isinstance(account_id, str) or not ACCOUNT_ID.fullmatch(account_id):
+        log.debug("skipped an account entry with an invalid id: %.200r", row)
+        return None
+    name = row.get("name")
+    return Account(account_id, name if isinstance(name, str) and name else account_id)
+
+
+def _last_page(info: dict[str, Any] | None, page: int, seen: int) -> bool:
+    if not info:
+        return True
+    total_pages = info.get("total_pages")
+    if isinstance(total_pages, int | float) and page >= total_pages:
+        return True
+    total_count = info.get("total_count")
+    if isinstance(total_count, int | float) and seen >= total_count:
+        return True
+    per_page, count = info.get("per_page"), info.get("count")
+    if isinstance(per_page, int) and isinstance(count, int) and count < per_page:
+        return True
+    return False

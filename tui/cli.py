@@ -1,0 +1,287 @@
+"""Command line entry point: parse flags, find credentials, pick a mode.
+
+This module and everything the headless and list modes import stay free of
+Textual, so that scripts start fast; the TUI is imported only when it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tui import __version__
+from tui.errors import UserError
+
+log = logging.getLogger("tui")
+
+EXIT_USAGE = 2
+EXIT_FATAL_OUTCOME = 3
+EXIT_INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, not a usage dump."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UserError(f"{message} (see cf-livetail --help)")
+
+
+def _interval(text: str) -> float:
+    from tui.engine import check_interval
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid interval {text!r}: give seconds, from 1 to 3600"
+        ) from None
+    try:
+        return check_interval(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f"invalid count {text!r}: give a whole number of beats, 1 or more"
+        )
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="cf-livetail",
+        description=(
+            "Keep a Cloudflare Workers live tail alive and watch its heartbeat. "
+            "Credentials come from --api-token-file, CLOUDFLARE_API_TOKEN, "
+            "CLOUDFLARE_API_KEY with CLOUDFLARE_EMAIL, the app's credentials file, "
+            "or `wrangler login`."
+        ),
+    )
+    parser.add_argument("--account", metavar="ID", help="account id (32 hex chars)")
+    parser.add_argument("--script", metavar="NAME", help="Worker (script) name")
+    parser.add_argument(
+        "--interval",
+        metavar="S",
+        type=_interval,
+        help="seconds between heartbeats, 1 to 3600 (default: settings, else 30)",
+    )
+    parser.add_argument(
+        "--headless",
+        action="store_true",
+        help="no UI: print one JSON line per heartbeat (needs --account, --script)",
+    )
+    parser.add_argument(
+        "--count",
+        metavar="N",
+        type=_count,
+        help="with --headless: stop after N heartbeats",
+    )
+    parser.add_argument(
+        "--list-accounts",
+        action="store_true",
+        help="print the accounts the credential can see, one JSON line each",
+    )
+    parser.add_argument(
+        "--list-scripts",
+        action="store_true",
+        help="print the Workers of --account, one JSON line each",
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="run against the built-in demo API on loopback (no account needed)",
+    )
+    parser.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="API base URL (default: CLOUDFLARE_API_BASE_URL, CLOUDFLARE_BASE_URL, "
+        "else https://api.cloudflare.com/client/v4)",
+    )
+    parser.add_argument(
+        "--api-token-file",
+        metavar="PATH",
+        type=Path,
+        help="read the API token from this file (never pass a token as a flag)",
+    )
+    parser.add_argument(
+        "--debug", action="store_true", help="log at debug level to the log file"
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__}"
+    )
+    return parser
+
+
+@dataclass
+class Options:
+    """Parsed flags plus what the environment adds."""
+
+    args: argparse.Namespace
+    base_url: str
+    account: str | None
+    account_source: str | None
+    script: str | None
+
+
+def resolve_options(
+    args: argparse.Namespace, environ: os._Environ[str] | dict
+) -> Options:
+    from tui.api import (
+        DEFAULT_BASE_URL,
+        check_account_id,
+        check_base_url,
+        check_script_name,
+    )
+
+    if args.count is not None and not args.headless:
+        raise UserError("--count works only with --headless")
+    if args.list_accounts and args.list_scripts:
+        raise UserError("use either --list-accounts or --list-scripts, not both")
+
+    base_url = DEFAULT_BASE_URL
+    for name in ("CLOUDFLARE_BASE_URL", "CLOUDFLARE_API_BASE_URL"):
+        value = environ.get(name, "").strip()
+        if value:
+            base_url = value
+    if args.base_url:
+        base_url = args.base_url
+    base_url = check_base_url(base_url)
+
+    account, account_source = None, None
+    if args.account:
+        account, account_source = check_account_id(args.account), "--account"
+    elif environ.get("CLOUDFLARE_ACCOUNT_ID", "").strip():
+        account = check_account_id(environ["CLOUDFLARE_ACCOUNT_ID"])
+        account_source = "CLOUDFLARE_ACCOUNT_ID"
+    script = check_script_name(args.script) if args.script else None
+
+    if args.headless and (account is None or script is None):
+        raise UserError(
+            "--headless needs --account ID (or CLOUDFLARE_ACCOUNT_ID) and "
+            "--script NAME; list them with --list-accounts and --list-scripts"
+        )
+    if args.list_scripts and account is None:
+        raise UserError("--list-scripts needs --account ID (or CLOUDFLARE_ACCOUNT_ID)")
+    return Options(args, base_url, account, account_source, script)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except UserError as exc:
+        _error(str(exc))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader of stdout went away (for example `| head`): stop quietly,
+        # and point stdout at /dev/null so the final flush cannot fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except Exception as exc:  # noqa: BLE001 - last resort: one line, stack in log
+        log.exception("unexpected error")
+        from tui import paths
+
+        _error(
+            f"unexpected error: {type(exc).__name__}: {exc} (details in "
+            f"{paths.log_file()})"
+        )
+        return 1
+
+
+def _error(message: str) -> None:
+    from tui.logsetup import scrub
+
+    print(f"cf-livetail: {scrub(message)}", file=sys.stderr, flush=True)
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    args = build_parser().parse_args(argv)
+    from tui.logsetup import setup_logging
+
+    setup_logging(debug=args.debug)
+    wants_tui = not (args.headless or args.list_accounts or args.list_scripts)
+    if wants_tui and not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UserError(
+            "the interactive app needs a terminal; for scripts and pipes use "
+            "--headless --account ID --script NAME, or --list-accounts"
+        )
+
+    demo = None
+    if args.demo:
+        from tui.demo.server import DemoServer
+
+        demo = DemoServer().start()
+        args.base_url = demo.base_url
+    try:
+        return _run(args, demo)
+    finally:
+        if demo is not None:
+            demo.stop()
+
+
+def _run(args: argparse.Namespace, demo: object | None) -> int:
+    from tui import credentials, settings
+    from tui.logsetup import register_secret
+
+    environ = dict(os.environ)
+    if demo is not None:
+        for name in ("CLOUDFLARE_BASE_URL", "CLOUDFLARE_API_BASE_URL"):
+            environ.pop(name, None)
+    options = resolve_options(args, environ)
+    config = settings.load()
+    for notice in config.notices:
+        _error(notice)
+    if args.interval is None:
+        args.interval = config.interval
+
+    if demo is not None:
+        from tui.demo.server import DEMO_TOKEN
+
+        credential = credentials.Credential.api_token(DEMO_TOKEN, "the demo API")
+    elif wants_credential_screen(args):
+        try:
+            credential = credentials.resolve(args.api_token_file)
+        except UserError as exc:
+            if not str(exc).startswith("no Cloudflare credentials"):
+                raise
+            credential = None
+    else:
+        credential = credentials.resolve(args.api_token_file)
+    if credential is not None:
+        register_secret(credential.secret)
+        log.info("using %s against %s", credential.description, options.base_url)
+
+    if args.list_accounts or args.list_scripts:
+        from tui import headless
+
+        return headless.run_list(options, credential, config)
+    if args.headless:
+        from tui import headless
+
+        return headless.run(options, credential, config)
+
+    from tui.app import run_app
+
+    return run_app(options, credential, config, demo=demo is not None)
+
+
+def wants_credential_screen(args: argparse.Namespace) -> bool:
+    """The TUI offers to save a token when none is found; other modes fail."""
+    return not (args.headless or args.list_accounts or args.list_scripts)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

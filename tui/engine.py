@@ -1,0 +1,443 @@
+"""The heartbeat engine: one asyncio task per session, free of any UI.
+
+Scheduling runs on the monotonic clock and history shows wall-clock time.
+Beat N of a run is due at ``anchor + N * interval`` however long each request
+took, so there is no cumulative drift; a slot that has already passed is
+skipped, never sent late in a burst. Failures that may pass (timeouts, 5xx,
+429, bad replies, network errors) are retried with capped exponential backoff
+and jitter, one request at a time; fatal outcomes stop the session until the
+user asks for a retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tui import envelope as env
+from tui.api import CloudflareClient
+from tui.envelope import CallResult
+from tui.history import Beat, HistoryStore
+
+log = logging.getLogger(__name__)
+
+MIN_INTERVAL = 1.0
+MAX_INTERVAL = 3600.0
+DEFAULT_INTERVAL = 30.0
+BACKOFF_BASE = 1.0
+BACKOFF_CAP = 60.0
+# Sleep in slices of at most this long, so that a jump of the wall clock
+# (the machine slept: Linux's monotonic clock stops during suspend) is noticed
+# within this many seconds of waking.
+WAKE_SLICE = 5.0
+# A wall-clock jump this much larger than the monotonic time that passed means
+# the machine slept.
+SLEEP_JUMP = 2.0
+
+
+class State(enum.StrEnum):
+    STARTING = "starting"
+    ALIVE = "alive"
+    RETRYING = "retrying"
+    PAUSED = "paused"
+    FAILED = "failed"
+    STOPPED = "stopped"
+
+
+def check_interval(seconds: float) -> float:
+    """Return the interval if it is within 1 s to 3600 s, else raise ValueError."""
+    if not math.isfinite(seconds) or not MIN_INTERVAL <= seconds <= MAX_INTERVAL:
+        raise ValueError(
+            f"interval {seconds:g} s is out of range: use {MIN_INTERVAL:g} to "
+            f"{MAX_INTERVAL:g} seconds"
+        )
+    return float(seconds)
+
+
+def deadline_for(interval: float) -> float:
+    """Return the overall deadline of one request: shorter than the interval."""
+    return max(0.5, min(10.0, interval * 0.8))
+
+
+def backoff_delay(
+    failures: int, interval: float, rng: Callable[[], float] = random.random
+) -> float:
+    """Return the wait before retry number ``failures`` (1 for the first).
+
+    The delay doubles from BACKOFF_BASE up to a cap of the interval (at least
+    5 s, at most BACKOFF_CAP), with "equal jitter": half fixed, half random,
+    so retries from many clients spread out but never collapse to zero.
+    """
+    cap = min(BACKOFF_CAP, max(5.0, interval))
+    ceiling = min(cap, BACKOFF_BASE * 2 ** max(0, failures - 1))
+    return ceiling / 2 + rng() * ceiling / 2
+
+
+@dataclass
+class Status:
+    """What the status pane shows about a session at one moment."""
+
+    state: State
+    interval: float
+    last_ok_wall: float | None
+    last_latency_ms: float | None
+    failures: int
+    next_due_mono: float | None
+    last_error: str
+    beats: int
+    ws_url: str | None
+
+
+class HeartbeatSession:
+    """Keeps one live tail alive: prepares it, then beats until stopped."""
+
+    def __init__(
+        self,
+        client: CloudflareClient,
+        account_id: str,
+        account_name: str,
+        script: str,
+        interval: float = DEFAULT_INTERVAL,
+        *,
+        store: HistoryStore | None = None,
+        on_beat: Callable[[Beat], None] | None = None,
+        on_status: Callable[[HeartbeatSession], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+        rng: Callable[[], float] = random.random,
+    ):
+        self.client = client
+        self.account_id = account_id
+        self.account_name = account_name
+        self.script = script
+        self.interval = check_interval(interval)
+        self.store = store or HistoryStore(None)
+        self.session_id = self.store.start_session(account_id, account_name, script)
+        self._on_beat = on_beat
+        self._on_status = on_status
+        self._clock = clock
+        self._wall = wall
+        self._rng = rng
+
+        self.state = State.STARTING
+        self.last_ok_wall: float | None = None
+        self.last_latency_ms: float | None = None
+        self.failures = 0
+        self.last_error = ""
+        self.next_due: float | None = None
+        self.beats_sent = 0
+        self.ws_url: str | None = None
+        self.last_result: CallResult | None = None
+
+        self._prepared = False
+        self._paused = False
+        self._now_requested = False
+        self._stopping = False
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._anchor = 0.0
+        self._slot = 0
+        self._sent_mono = 0.0
+
+    # -- control, from the UI or the headless runner -------------------------
+
+    def start(self) -> asyncio.Task[None]:
+        self._task = asyncio.create_task(
+            self._run(), name=f"heartbeat {self.account_id}/{self.script}"
+        )
+        return self._task
+
+    @property
+    def task(self) -> asyncio.Task[None] | None:
+        return self._task
+
+    def beat_now(self) -> None:
+        """Send a beat at once (also retries a failed or paused session)."""
+        if self._stopping:
+            return
+        self._paused = False
+        self._now_requested = True
+        self._wake.set()
+
+    def retry(self) -> None:
+        self.beat_now()
+
+    def pause(self) -> None:
+        if self._stopping or self._paused:
+            return
+        self._paused = True
+        self._wake.set()
+
+    def resume(self) -> None:
+        if self._stopping or not self._paused:
+            return
+        self._paused = False
+        self._now_requested = True
+        self._wake.set()
+
+    def toggle_pause(self) -> None:
+        if self._paused:
+            self.resume()
+        else:
+            self.pause()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def set_interval(self, seconds: float) -> None:
+        """Change the interval; the next beat is due one new interval from now."""
+        self.interval = check_interval(seconds)
+        self._reanchor(self._clock())
+        self._wake.set()
+
+    async def stop(self) -> None:
+        """Stop beating, cancel a request in flight, and record the end."""
+        if self._stopping:
+            if self._task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+            return
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._set_state(State.STOPPED)
+        self.store.end_session(self.session_id)
+        await self.client.aclose()
+        log.info("session stopped: %s/%s", self.account_id, self.script)
+
+    def status(self) -> Status:
+        return Status(
+            state=self.state,
+            interval=self.interval,
+            last_ok_wall=self.last_ok_wall,
+            last_latency_ms=self.last_latency_ms,
+            failures=self.failures,
+            next_due_mono=self.next_due,
+            last_error=self.last_error,
+            beats=self.beats_sent,
+            ws_url=self.ws_url,
+        )
+
+    def seconds_to_next(self) -> float | None:
+        if self.next_due is None or self.state in (State.PAUSED, State.FAILED):
+            return None
+        return max(0.0, self.next_due - self._clock())
+
+    # -- the loop ------------------------------------------------------------
+
+    async def _run(self) -> None:
+        log.info(
+            "session started: account %s, script %s, interval %g s",
+            self.account_id,
+            self.script,
+            self.interval,
+        )
+        try:
+            await self._loop()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - keep the app alive, say why
+            log.exception("heartbeat loop failed")
+            self.last_error = f"internal error: {type(exc).__name__}: {exc}"
+            self._set_state(State.FAILED)
+
+    async def _loop(self) -> None:
+        self.next_due = self._clock()
+        while not self._stopping:
+            gap, manual = await self._wait_until_due()
+            if self._stopping:
+                return
+            if not self._prepared:
+                result = await self._prepare()
+                if result.ok:
+                    # The first beat goes out as soon as the tail is prepared.
+                    self.next_due = self._clock()
+                    continue
+            else:
+                result = await self._beat(gap)
+            if self._stopping:
+                return
+            if result.outcome in (env.TIMEOUT, env.NETWORK_ERROR):
+                # Pooled connections may be dead after this; start afresh.
+                await self.client.reset_pool()
+            self._schedule_after(result, manual)
+
+    async def _wait_until_due(self) -> tuple[float | None, bool]:
+        """Sleep until the next beat is due.
+
+        Returns the gap in seconds when at least one beat was missed (the
+        process was suspended or the machine slept), and whether the user
+        asked for this beat.
+        """
+        while True:
+            if self._stopping:
+                return None, False
+            if self._now_requested:
+                self._now_requested = False
+                return None, True
+            if self._paused or self.state is State.FAILED:
+                self._set_state(State.PAUSED if self._paused else State.FAILED)
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            assert self.next_due is not None
+            now = self._clock()
+            wall_before = self._wall()
+            remaining = self.next_due - now
+            if remaining <= 0:
+                late = -remaining
+                return (late if late > self.interval else None), False
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(min(remaining, WAKE_SLICE)):
+                    await self._wake.wait()
+            slept_mono = self._clock() - now
+            slept_wall = self._wall() - wall_before
+            if slept_wall - slept_mono > SLEEP_JUMP:
+                # The machine slept: one beat now, and the history shows the gap.
+                return slept_wall - slept_mono, False
+
+    async def _prepare(self) -> CallResult:
+        result = await self.client.prepare_live_tail(
+            self.account_id, self.script, deadline=deadline_for(self.interval)
+        )
+        if self._stopping:
+            return result
+        if result.ok:
+            self._prepared = True
+            self.ws_url = result.extra.get("ws_url")
+            log.info("live tail prepared for %s/%s", self.account_id, self.script)
+        else:
+            self._record_failure(result, "preparing the live tail")
+        return result
+
+    async def _beat(self, gap: float | None) -> CallResult:
+        sent_at = self._wall()
+        self._sent_mono = self._clock()
+        result = await self.client.heartbeat(
+            self.account_id, self.script, deadline=deadline_for(self.interval)
+        )
+        if self._stopping:
+            # The reply belongs to a session the user has already closed.
+            return result
+        self.beats_sent += 1
+        beat = Beat(
+            session_id=self.session_id,
+            time=sent_at,
+            ok=result.ok,
+            http_status=result.http_status,
+            latency_ms=result.latency_ms,
+            outcome=result.outcome,
+            message=self._beat_message(result),
+            ray=result.ray,
+            gap_s=round(gap, 1) if gap else None,
+        )
+        try:
+            self.store.add_beat(beat)
+        except Exception:  # noqa: BLE001 - a full disk must not stop the beat
+            log.exception("could not store a beat in the history database")
+        if result.ok:
+            self.last_ok_wall = sent_at
+            self.last_latency_ms = result.latency_ms
+            self.failures = 0
+            self.last_error = ""
+        else:
+            self.last_latency_ms = result.latency_ms
+            self._record_failure(result, "heartbeat")
+        if self._on_beat is not None:
+            self._on_beat(beat)
+        return result
+
+    def _beat_message(self, result: CallResult) -> str:
+        if result.ok:
+            return "heartbeat accepted"
+        return self._explain(result)
+
+    def _explain(self, result: CallResult) -> str:
+        message = result.message
+        if result.outcome == env.AUTH_FAILED:
+            return f"{message}: {env.AUTH_HINT}"
+        if result.outcome == env.NOT_FOUND:
+            return (
+                f"{message}: Worker {self.script!r} or account "
+                f"{self.account_name} ({self.account_id}) not found"
+            )
+        return message
+
+    def _record_failure(self, result: CallResult, what: str) -> None:
+        self.failures += 1
+        self.last_error = self._explain(result)
+        self.last_result = result
+        level = logging.ERROR if result.fatal else logging.WARNING
+        log.log(
+            level,
+            "%s failed for %s/%s (%s, %d in a row): %s",
+            what,
+            self.account_id,
+            self.script,
+            result.outcome,
+            self.failures,
+            self.last_error,
+        )
+
+    def _schedule_after(self, result: CallResult, manual: bool) -> None:
+        now = self._clock()
+        self.last_result = result
+        if result.ok:
+            if manual or self.state is not State.ALIVE:
+                # A beat the user asked for, or the first after a failure,
+                # restarts the schedule one interval after it was sent.
+                self._reanchor(self._sent_mono)
+            else:
+                self._next_slot(now)
+            self._set_state(State.ALIVE)
+            return
+        if result.fatal:
+            self.next_due = None
+            self._set_state(State.FAILED)
+            return
+        if result.outcome == env.RATE_LIMITED and result.retry_after is not None:
+            delay = result.retry_after
+        else:
+            delay = backoff_delay(self.failures, self.interval, self._rng)
+        self.next_due = now + delay
+        self._set_state(State.RETRYING)
+
+    def _reanchor(self, now: float) -> None:
+        self._anchor = now
+        self._slot = 1
+        self.next_due = now + self.interval
+
+    def _next_slot(self, now: float) -> None:
+        self._slot += 1
+        due = self._anchor + self._slot * self.interval
+        if due <= now:
+            # Slots already passed are skipped, never sent late in a burst.
+            self._slot = math.floor((now - self._anchor) / self.interval) + 1
+            due = self._anchor + self._slot * self.interval
+        self.next_due = due
+
+    def _set_state(self, state: State) -> None:
+        changed = state is not self.state
+        if changed:
+            log.info(
+                "session %s/%s: %s -> %s",
+                self.account_id,
+                self.script,
+                self.state,
+                state,
+            )
+        self.state = state
+        if self._on_status is not None:
+            self._on_status(self)

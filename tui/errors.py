@@ -1,0 +1,10 @@
+"""Errors that reach the user as one line, never as a traceback."""
+
+
+class UserError(Exception):
+    """A problem the user can fix; its text is the whole message shown.
+
+    The text says what failed and what to do next, and never contains a secret.
+    """
+
+    exit_code = 2

@@ -1,0 +1,186 @@
+"""Headless mode: the same engine as the TUI, one JSON line per heartbeat.
+
+Stdout carries only JSON lines; start-up notes and errors go to stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import signal
+import sys
+from typing import TYPE_CHECKING, Any
+
+from tui.api import ApiError, CloudflareClient
+from tui.credentials import Credential
+from tui.engine import HeartbeatSession, State
+from tui.errors import UserError
+from tui.history import Beat, HistoryError, HistoryStore
+from tui.logsetup import scrub
+
+if TYPE_CHECKING:
+    from tui.cli import Options
+
+EXIT_FATAL_OUTCOME = 3
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def iso_utc(epoch: float) -> str:
+    stamp = dt.datetime.fromtimestamp(epoch, dt.UTC)
+    return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def beat_record(beat: Beat, account_id: str, script: str) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "time": iso_utc(beat.time),
+        "account_id": account_id,
+        "script": script,
+        "ok": beat.ok,
+        "http_status": beat.http_status,
+        "latency_ms": beat.latency_ms,
+        "outcome": beat.outcome,
+        "message": scrub(beat.message),
+    }
+    if beat.ray:
+        record["cf_ray"] = beat.ray
+    if beat.gap_s:
+        record["gap_s"] = beat.gap_s
+    return record
+
+
+def _print_line(record: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def _note(message: str) -> None:
+    print(f"cf-livetail: {scrub(message)}", file=sys.stderr, flush=True)
+
+
+def _verify_error(exc: ApiError, credential: Credential) -> UserError:
+    return UserError(
+        f"{exc.what} failed for the {credential.description}: {exc.result.message}"
+    )
+
+
+def run_list(options: Options, credential: Credential | None, config: Any) -> int:
+    """Print accounts or scripts, one JSON object per line."""
+    assert credential is not None
+    return asyncio.run(_list(options, credential, config))
+
+
+async def _list(options: Options, credential: Credential, config: Any) -> int:
+    async with CloudflareClient(
+        options.base_url, credential, ca_bundle=config.ca_bundle
+    ) as client:
+        try:
+            if options.args.list_accounts:
+                for account in await client.list_accounts():
+                    _print_line({"id": account.id, "name": account.name})
+            else:
+                assert options.account is not None
+                for script in await client.list_scripts(options.account):
+                    _print_line(
+                        {
+                            "id": script.id,
+                            "name": script.id,
+                            "modified_on": script.modified_on,
+                        }
+                    )
+        except ApiError as exc:
+            raise _verify_error(exc, credential) from None
+    return 0
+
+
+def run(options: Options, credential: Credential | None, config: Any) -> int:
+    assert credential is not None
+    return asyncio.run(_run(options, credential, config))
+
+
+async def _run(options: Options, credential: Credential, config: Any) -> int:
+    assert options.account is not None and options.script is not None
+    account_id, script = options.account, options.script
+    count = options.args.count
+    client = CloudflareClient(options.base_url, credential, ca_bundle=config.ca_bundle)
+    try:
+        await client.verify(account_id)
+    except ApiError as exc:
+        await client.aclose()
+        raise _verify_error(exc, credential) from None
+    try:
+        store = HistoryStore(_history_path())
+    except HistoryError as exc:
+        await client.aclose()
+        raise UserError(str(exc)) from None
+    if store.notice:
+        _note(store.notice)
+
+    done = asyncio.Event()
+    fatal = False
+
+    def on_beat(beat: Beat) -> None:
+        _print_line(beat_record(beat, account_id, script))
+        if count is not None and session.beats_sent >= count:
+            done.set()
+
+    def on_status(current: HeartbeatSession) -> None:
+        nonlocal fatal
+        if current.state is State.FAILED:
+            fatal = True
+            done.set()
+
+    session = HeartbeatSession(
+        client,
+        account_id,
+        account_id,
+        script,
+        options.args.interval,
+        store=store,
+        on_beat=on_beat,
+        on_status=on_status,
+    )
+    loop = asyncio.get_running_loop()
+    for signum in STOP_SIGNALS:
+        loop.add_signal_handler(signum, done.set)
+    _note(
+        f"{credential.description} verified; sending a heartbeat for {script} in "
+        f"account {account_id} every {session.interval:g} s"
+    )
+    session.start()
+    try:
+        await done.wait()
+    finally:
+        failed_before_beat = fatal and session.beats_sent == 0
+        last = session.last_result
+        await session.stop()
+        store.close()
+        for signum in STOP_SIGNALS:
+            loop.remove_signal_handler(signum)
+    if failed_before_beat and last is not None:
+        # Preparing the tail failed: print it as a line like a beat would be.
+        _print_line(
+            {
+                "time": iso_utc(dt.datetime.now(dt.UTC).timestamp()),
+                "account_id": account_id,
+                "script": script,
+                "ok": False,
+                "http_status": last.http_status,
+                "latency_ms": last.latency_ms,
+                "outcome": last.outcome,
+                "message": scrub(
+                    f"preparing the live tail failed: {session.last_error}"
+                ),
+                "stage": "prepare",
+            }
+        )
+    if fatal:
+        _note(f"stopped: {session.last_error}")
+        return EXIT_FATAL_OUTCOME
+    return 0
+
+
+def _history_path():
+    from tui import paths
+
+    return paths.history_db()

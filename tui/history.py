@@ -1,0 +1,202 @@
+"""Heartbeat history in SQLite: one database, WAL mode, one row per beat.
+
+Each beat is committed as soon as it completes, so killing the process loses
+at most the beat in flight. The UI reads pages of rows from here and keeps only
+a bounded window in memory.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tui.logsetup import scrub
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+    id INTEGER PRIMARY KEY,
+    account_id TEXT NOT NULL,
+    account_name TEXT NOT NULL,
+    script TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    ended_at REAL
+);
+CREATE TABLE IF NOT EXISTS beats (
+    id INTEGER PRIMARY KEY,
+    session_id INTEGER NOT NULL REFERENCES sessions(id),
+    time REAL NOT NULL,
+    ok INTEGER NOT NULL,
+    http_status INTEGER,
+    latency_ms REAL NOT NULL,
+    outcome TEXT NOT NULL,
+    message TEXT NOT NULL,
+    ray TEXT,
+    gap_s REAL
+);
+CREATE INDEX IF NOT EXISTS beats_by_session ON beats(session_id, id);
+"""
+
+
+@dataclass
+class Beat:
+    """One heartbeat as stored and shown: wall-clock time in epoch seconds."""
+
+    session_id: int
+    time: float
+    ok: bool
+    http_status: int | None
+    latency_ms: float
+    outcome: str
+    message: str
+    ray: str | None = None
+    gap_s: float | None = None
+    id: int | None = None
+
+
+class HistoryError(Exception):
+    """Raised when the database cannot be opened even after moving it aside."""
+
+
+class HistoryStore:
+    """The history database. Not thread-safe: use it from one event loop."""
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        self.notice: str | None = None
+        self._db = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        if self.path is None:
+            return self._connect(":memory:")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return self._connect(str(self.path))
+        except sqlite3.DatabaseError as exc:
+            moved = self._move_aside()
+            self.notice = (
+                f"history database {self.path} was unreadable ({exc}); moved it to "
+                f"{moved} and started a fresh one"
+            )
+            log.error("%s", self.notice)
+        try:
+            return self._connect(str(self.path))
+        except sqlite3.DatabaseError as exc:
+            raise HistoryError(
+                f"cannot open history database {self.path}: {exc}"
+            ) from None
+
+    @staticmethod
+    def _connect(target: str) -> sqlite3.Connection:
+        db = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA busy_timeout=2000")
+            check = db.execute("PRAGMA quick_check").fetchone()
+            if check is None or check[0] != "ok":
+                raise sqlite3.DatabaseError(f"integrity check failed: {check}")
+            db.executescript(SCHEMA)
+            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db
+
+    def _move_aside(self) -> Path:
+        assert self.path is not None
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        moved = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        for suffix in ("", "-wal", "-shm"):
+            source = Path(str(self.path) + suffix)
+            if source.exists():
+                source.replace(Path(str(moved) + suffix))
+        return moved
+
+    def close(self) -> None:
+        try:
+            self._db.close()
+        except sqlite3.Error:
+            log.debug("closing the history database failed", exc_info=True)
+
+    def start_session(self, account_id: str, account_name: str, script: str) -> int:
+        cursor = self._db.execute(
+            "INSERT INTO sessions (account_id, account_name, script, started_at)"
+            " VALUES (?, ?, ?, ?)",
+            (account_id, account_name, script, time.time()),
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def end_session(self, session_id: int) -> None:
+        self._db.execute(
+            "UPDATE sessions SET ended_at = ? WHERE id = ? AND ended_at IS NULL",
+            (time.time(), session_id),
+        )
+
+    def add_beat(self, beat: Beat) -> Beat:
+        """Store one beat (committed at once) and return it with its row id."""
+        cursor = self._db.execute(
+            "INSERT INTO beats (session_id, time, ok, http_status, latency_ms,"
+            " outcome, message, ray, gap_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                beat.session_id,
+                beat.time,
+                int(beat.ok),
+                beat.http_status,
+                beat.latency_ms,
+                beat.outcome,
+                scrub(beat.message),
+                beat.ray,
+                beat.gap_s,
+            ),
+        )
+        beat.id = cursor.lastrowid
+        return beat
+
+    def beats(
+        self,
+        session_id: int,
+        limit: int = 200,
+        before_id: int | None = None,
+        failures_only: bool = False,
+    ) -> list[Beat]:
+        """Return up to ``limit`` beats of a session, newest first."""
+        query = "SELECT * FROM beats WHERE session_id = ?"
+        args: list[object] = [session_id]
+        if before_id is not None:
+            query += " AND id < ?"
+            args.append(before_id)
+        if failures_only:
+            query += " AND ok = 0"
+        query += " ORDER BY id DESC LIMIT ?"
+        args.append(limit)
+        rows = self._db.execute(query, args).fetchall()
+        return [_beat_from_row(row) for row in rows]
+
+    def count(self, session_id: int) -> int:
+        row = self._db.execute(
+            "SELECT COUNT(*) FROM beats WHERE session_id = ?", (session_id,)
+        ).fetchone()
+        return int(row[0])
+
+
+def _beat_from_row(row: tuple) -> Beat:
+    beat_id, session_id, when, ok, status, latency, outcome, message, ray, gap = row
+    return Beat(
+        session_id=session_id,
+        time=when,
+        ok=bool(ok),
+        http_status=status,
+        latency_ms=latency,
+        outcome=outcome,
+        message=message,
+        ray=ray,
+        gap_s=gap,
+        id=beat_id,
+    )

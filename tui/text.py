@@ -1,0 +1,29 @@
+"""Small text helpers shared by the UI and the headless output."""
+
+from __future__ import annotations
+
+import time
+
+
+def short_id(value: str) -> str:
+    """Return the first 8 characters of an id, enough to tell accounts apart."""
+    return value[:8] + "…" if len(value) > 8 else value
+
+
+def local_time(epoch: float | None, with_date: bool = False) -> str:
+    if epoch is None:
+        return "—"
+    pattern = "%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S"
+    return time.strftime(pattern, time.localtime(epoch))
+
+
+def duration(seconds: float) -> str:
+    """Format seconds as "45 s", "3 min 20 s" or "2 h 5 min"."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, secs = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
