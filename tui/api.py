@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import os
 import re
 import ssl
 import time
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import certifi
 import httpx
 
 from tui import envelope as env
@@ -120,14 +122,21 @@ def _show(value: str) -> str:
 
 
 def make_ssl_context(ca_bundle: str | None) -> ssl.SSLContext:
-    """Build a verifying TLS context; ``ca_bundle`` adds a corporate CA file."""
-    context = ssl.create_default_context()
-    if ca_bundle:
-        try:
-            context.load_verify_locations(cafile=ca_bundle)
-        except (OSError, ssl.SSLError) as exc:
-            raise UserError(f"cannot load CA bundle {ca_bundle}: {exc}") from None
-    return context
+    """Build a verifying TLS context.
+
+    The CA file is ``ca_bundle`` (a corporate CA) if set, else SSL_CERT_FILE
+    if set, else certifi's bundle, as httpx does by default; SSL_CERT_DIR
+    adds a directory of CA files.
+    """
+    cafile = ca_bundle or os.environ.get("SSL_CERT_FILE") or certifi.where()
+    capath = os.environ.get("SSL_CERT_DIR") or None
+    try:
+        return ssl.create_default_context(cafile=cafile, capath=capath)
+    except (OSError, ssl.SSLError) as exc:
+        raise UserError(
+            f"cannot load CA certificates from {cafile}: {exc}; check ca_bundle in "
+            "the settings file or SSL_CERT_FILE"
+        ) from None
 
 
 class CloudflareClient:

@@ -74,7 +74,7 @@ class LiveTailApp(App[int]):
         self.verified = False
         # --account with --script (or CLOUDFLARE_ACCOUNT_ID) skips the pickers
         # once, at start; a choice made in a picker is never overridden.
-        self.skip_pickers = options.account is not None
+        self.skip_pickers = options.skip_pickers
         self.sub_title = "demo API" if demo else ""
         self.crash_message: str | None = None
 
@@ -166,7 +166,7 @@ class LiveTailApp(App[int]):
         if self.script is not None and self.account == account:
             return self.script, "your last choice"
         if self.options.script is not None:
-            return self.options.script, "--script"
+            return self.options.script, self.options.script_source or "--script"
         if self.config.last_script and self.config.last_account_id == account.id:
             return self.config.last_script, "the last session"
         return None, ""
@@ -231,18 +231,25 @@ class LiveTailApp(App[int]):
 
     # -- engine callbacks ----------------------------------------------------
 
-    def _on_beat(self, beat: Beat) -> None:
+    def _visible_session_screen(self, session: HeartbeatSession | None):
+        """Return the session screen on top showing ``session``, else None."""
         from tui.screens.session import SessionScreen
 
-        screen = self.screen
-        if isinstance(screen, SessionScreen) and screen.session is self.session:
+        stack = self.screen_stack
+        for screen in reversed(stack):
+            if isinstance(screen, SessionScreen) and screen.session is session:
+                return screen
+        return None
+
+    def _on_beat(self, beat: Beat) -> None:
+        # A screen that is not mounted yet loads this beat from the store.
+        screen = self._visible_session_screen(self.session)
+        if screen is not None and screen.ready:
             screen.add_beat(beat)
 
     def _on_status(self, session: HeartbeatSession) -> None:
-        from tui.screens.session import SessionScreen
-
-        screen = self.screen
-        if isinstance(screen, SessionScreen) and screen.session is session:
+        screen = self._visible_session_screen(session)
+        if screen is not None and screen.ready:
             screen.refresh_status()
 
     # -- command palette -----------------------------------------------------

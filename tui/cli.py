@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tui import __version__
+from tui import __version__, wrangler
 from tui.errors import UserError
 
 log = logging.getLogger("tui")
@@ -132,6 +132,13 @@ class Options:
     account: str | None
     account_source: str | None
     script: str | None
+    script_source: str | None
+    notices: list[str]
+
+    @property
+    def skip_pickers(self) -> bool:
+        """Whether the user named the account outright (not a preselection)."""
+        return self.account_source in ("--account", "CLOUDFLARE_ACCOUNT_ID")
 
 
 def resolve_options(
@@ -164,7 +171,23 @@ def resolve_options(
     elif environ.get("CLOUDFLARE_ACCOUNT_ID", "").strip():
         account = check_account_id(environ["CLOUDFLARE_ACCOUNT_ID"])
         account_source = "CLOUDFLARE_ACCOUNT_ID"
-    script = check_script_name(args.script) if args.script else None
+    script, script_source = None, None
+    if args.script:
+        script, script_source = check_script_name(args.script), "--script"
+
+    notices: list[str] = []
+    found = wrangler.find_config(Path.cwd())
+    if found is not None and (account is None or script is None):
+        try:
+            config = wrangler.resolve(found)
+        except UserError as exc:
+            notices.append(f"ignored {found.name}: {exc}")
+        else:
+            where = f"{found.name} in the current directory"
+            if account is None and config.account_id:
+                account, account_source = check_account_id(config.account_id), where
+            if script is None and config.name:
+                script, script_source = check_script_name(config.name), where
 
     if args.headless and (account is None or script is None):
         raise UserError(
@@ -173,7 +196,9 @@ def resolve_options(
         )
     if args.list_scripts and account is None:
         raise UserError("--list-scripts needs --account ID (or CLOUDFLARE_ACCOUNT_ID)")
-    return Options(args, base_url, account, account_source, script)
+    return Options(
+        args, base_url, account, account_source, script, script_source, notices
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -242,7 +267,7 @@ def _run(args: argparse.Namespace, demo: object | None) -> int:
             environ.pop(name, None)
     options = resolve_options(args, environ)
     config = settings.load()
-    for notice in config.notices:
+    for notice in options.notices + config.notices:
         _error(notice)
     if args.interval is None:
         args.interval = config.interval

@@ -80,9 +80,9 @@ class ScriptScreen(PickerScreen):
                 error=True,
             )
             return
-        if preselect and preselect not in names and origin == "--script":
+        if preselect and preselect not in names and origin != "the last session":
             self.set_message(
-                f"Worker {preselect!r} (from --script) does not exist in account "
+                f"Worker {preselect!r} (from {origin}) does not exist in account "
                 f"{self.account.name} ({self.account.id}); choose one below.",
                 error=True,
             )

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from textual.app import ComposeResult
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.app import SystemCommand
 from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header
@@ -34,6 +33,7 @@ class SessionScreen(Screen[None]):
     def __init__(self, session: HeartbeatSession):
         super().__init__()
         self.session = session
+        self.ready = False
 
     @property
     def livetail(self) -> LiveTailApp:
@@ -58,6 +58,7 @@ class SessionScreen(Screen[None]):
         # The countdown is the only thing that changes without an event.
         self.set_interval(1.0, self.refresh_status)
         table.focus()
+        self.ready = True
 
     def refresh_status(self) -> None:
         self.query_one(StatusPane).refresh_status()

@@ -1,0 +1,9 @@
+"""Embedded demo of the Cloudflare API, for trying cf-livetail without an account.
+
+``DemoServer`` serves fake accounts and Workers scripts on loopback and accepts
+only the public demo credentials below. Run it alone with ``python -m tui.demo``.
+"""
+
+from tui.demo.server import DEMO_EMAIL, DEMO_GLOBAL_KEY, DEMO_TOKEN, DemoServer
+
+__all__ = ["DEMO_EMAIL", "DEMO_GLOBAL_KEY", "DEMO_TOKEN", "DemoServer"]

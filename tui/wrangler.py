@@ -1,0 +1,159 @@
+"""Read a Worker's name and account id from its wrangler configuration.
+
+wrangler looks for ``wrangler.json``, ``wrangler.jsonc`` and ``wrangler.toml``
+in the project directory. We read the same files, only for ``name`` and
+``account_id``, so that running cf-livetail inside a Worker's project starts
+the pickers on that Worker.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from tui.errors import UserError
+
+CONFIG_NAMES = ("wrangler.json", "wrangler.jsonc", "wrangler.toml")
+
+
+@dataclass(frozen=True)
+class WranglerConfig:
+    path: Path
+    name: str | None
+    account_id: str | None
+
+
+def find_config(directory: Path) -> Path | None:
+    """Return the first wrangler configuration file in ``directory``, if any."""
+    for name in CONFIG_NAMES:
+        candidate = directory / name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def strip_jsonc(text: str) -> str:
+    """Remove // and /* */ comments and trailing commas, keeping line numbers.
+
+    Comment characters inside strings are kept. Removed comments become
+    spaces (newlines stay), so JSON error positions still point at the file.
+    """
+    out: list[str] = []
+    i, length = 0, len(text)
+    in_string = False
+    while i < length:
+        ch = text[i]
+        if in_string:
+            out.append(ch)
+            if ch == "\\" and i + 1 < length:
+                out.append(text[i + 1])
+                i += 2
+                continue
+            if ch == '"':
+                in_string = False
+            i += 1
+            continue
+        if ch == '"':
+            in_string = True
+            out.append(ch)
+            i += 1
+        elif text.startswith("//", i):
+            end = text.find("\n", i)
+            end = length if end == -1 else end
+            out.append(" " * (end - i))
+            i = end
+        elif text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            if end == -1:
+                raise ValueError("unterminated /* comment", i)
+            block = text[i : end + 2]
+            out.append("".join("\n" if c == "\n" else " " for c in block))
+            i = end + 2
+        else:
+            out.append(ch)
+            i += 1
+    return _drop_trailing_commas("".join(out))
+
+
+def _drop_trailing_commas(text: str) -> str:
+    chars = list(text)
+    in_string = False
+    i = 0
+    while i < len(chars):
+        ch = chars[i]
+        if in_string:
+            if ch == "\\":
+                i += 2
+                continue
+            if ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch == ",":
+            j = i + 1
+            while j < len(chars) and chars[j] in " \t\r\n":
+                j += 1
+            if j < len(chars) and chars[j] in "]}":
+                chars[i] = " "
+        i += 1
+    return "".join(chars)
+
+
+def _line_of(text: str, position: int) -> int:
+    return text.count("\n", 0, position) + 1
+
+
+def parse_config(path: Path) -> dict:
+    """Parse a wrangler file into a dict; errors name the file and line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+        raise UserError(f"cannot read {path}: {reason}") from None
+    if path.suffix == ".toml":
+        try:
+            return tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise UserError(f"{path}: invalid TOML: {exc}") from None
+    try:
+        cleaned = strip_jsonc(text) if path.suffix == ".jsonc" else text
+        data = json.loads(cleaned)
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}, line {exc.lineno}: invalid JSON: {exc.msg}") from None
+    except ValueError as exc:
+        message, position = exc.args
+        raise UserError(
+            f"{path}, line {_line_of(text, position)}: invalid JSONC: {message}"
+        ) from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: expected a JSON object at the top level")
+    return data
+
+
+def resolve(path: Path, env_name: str | None = None) -> WranglerConfig:
+    """Return the Worker name and account id the way wrangler resolves them.
+
+    With an environment, ``[env.NAME]`` values override the top level, and a
+    Worker without its own name in that environment is called ``name-NAME``.
+    """
+    data = parse_config(path)
+    name = data.get("name")
+    account_id = data.get("account_id")
+    if env_name:
+        envs = data.get("env")
+        section = envs.get(env_name) if isinstance(envs, dict) else None
+        if not isinstance(section, dict):
+            raise UserError(f"{path} has no environment {env_name!r}")
+        if isinstance(section.get("name"), str):
+            name = section["name"]
+        elif isinstance(name, str):
+            name = f"{name}-{env_name}"
+        if isinstance(section.get("account_id"), str):
+            account_id = section["account_id"]
+    return WranglerConfig(
+        path=path,
+        name=name if isinstance(name, str) and name else None,
+        account_id=account_id if isinstance(account_id, str) and account_id else None,
+    )
