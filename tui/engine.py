@@ -145,6 +145,10 @@ class HeartbeatSession:
         self._anchor = 0.0
         self._slot = 0
         self._sent_mono = 0.0
+        # When the previous beat was sent (monotonic, wall), and the delay the
+        # schedule chose after it; together they reveal missed beats.
+        self._prev_sent: tuple[float, float] | None = None
+        self._expected_gap = self.interval
 
     # -- control, from the UI or the headless runner -------------------------
 
@@ -179,6 +183,8 @@ class HeartbeatSession:
         if self._stopping or not self._paused:
             return
         self._paused = False
+        # A pause is the user's choice, not a gap in the history.
+        self._prev_sent = None
         self._now_requested = True
         self._wake.set()
 
@@ -195,6 +201,7 @@ class HeartbeatSession:
     def set_interval(self, seconds: float) -> None:
         """Change the interval; the next beat is due one new interval from now."""
         self.interval = check_interval(seconds)
+        self._expected_gap = self.interval
         self._reanchor(self._clock())
         self._wake.set()
 
@@ -255,7 +262,7 @@ class HeartbeatSession:
     async def _loop(self) -> None:
         self.next_due = self._clock()
         while not self._stopping:
-            gap, manual = await self._wait_until_due()
+            manual = await self._wait_until_due()
             if self._stopping:
                 return
             if not self._prepared:
@@ -265,7 +272,7 @@ class HeartbeatSession:
                     self.next_due = self._clock()
                     continue
             else:
-                result = await self._beat(gap)
+                result = await self._beat()
             if self._stopping:
                 return
             if result.outcome in (env.TIMEOUT, env.NETWORK_ERROR):
@@ -273,19 +280,14 @@ class HeartbeatSession:
                 await self.client.reset_pool()
             self._schedule_after(result, manual)
 
-    async def _wait_until_due(self) -> tuple[float | None, bool]:
-        """Sleep until the next beat is due.
-
-        Returns the gap in seconds when at least one beat was missed (the
-        process was suspended or the machine slept), and whether the user
-        asked for this beat.
-        """
+    async def _wait_until_due(self) -> bool:
+        """Sleep until the next beat is due; return whether the user asked for it."""
         while True:
             if self._stopping:
-                return None, False
+                return False
             if self._now_requested:
                 self._now_requested = False
-                return None, True
+                return True
             if self._paused or self.state is State.FAILED:
                 self._set_state(State.PAUSED if self._paused else State.FAILED)
                 self._wake.clear()
@@ -296,8 +298,7 @@ class HeartbeatSession:
             wall_before = self._wall()
             remaining = self.next_due - now
             if remaining <= 0:
-                late = -remaining
-                return (late if late > self.interval else None), False
+                return False
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(min(remaining, WAKE_SLICE)):
@@ -305,8 +306,24 @@ class HeartbeatSession:
             slept_mono = self._clock() - now
             slept_wall = self._wall() - wall_before
             if slept_wall - slept_mono > SLEEP_JUMP:
-                # The machine slept: one beat now, and the history shows the gap.
-                return slept_wall - slept_mono, False
+                # The machine slept while the monotonic clock stood still:
+                # one beat now rather than the rest of the old wait.
+                return False
+
+    def _gap_before(self, sent_mono: float, sent_wall: float) -> float | None:
+        """Return the seconds since the previous beat if at least one was missed.
+
+        A beat is missed when the time since the previous one exceeds what the
+        schedule meant by more than an interval: the process was suspended,
+        the machine slept, or a reply took that long.
+        """
+        if self._prev_sent is None:
+            return None
+        prev_mono, prev_wall = self._prev_sent
+        actual = max(sent_mono - prev_mono, sent_wall - prev_wall)
+        if actual - self._expected_gap > self.interval:
+            return round(actual, 1)
+        return None
 
     async def _prepare(self) -> CallResult:
         result = await self.client.prepare_live_tail(
@@ -322,9 +339,11 @@ class HeartbeatSession:
             self._record_failure(result, "preparing the live tail")
         return result
 
-    async def _beat(self, gap: float | None) -> CallResult:
+    async def _beat(self) -> CallResult:
         sent_at = self._wall()
         self._sent_mono = self._clock()
+        gap = self._gap_before(self._sent_mono, sent_at)
+        self._prev_sent = (self._sent_mono, sent_at)
         result = await self.client.heartbeat(
             self.account_id, self.script, deadline=deadline_for(self.interval)
         )
@@ -341,7 +360,7 @@ class HeartbeatSession:
             outcome=result.outcome,
             message=self._beat_message(result),
             ray=result.ray,
-            gap_s=round(gap, 1) if gap else None,
+            gap_s=gap,
         )
         try:
             self.store.add_beat(beat)
@@ -401,6 +420,7 @@ class HeartbeatSession:
                 self._reanchor(self._sent_mono)
             else:
                 self._next_slot(now)
+            self._expected_gap = self.interval
             self._set_state(State.ALIVE)
             return
         if result.fatal:
@@ -412,6 +432,7 @@ class HeartbeatSession:
         else:
             delay = backoff_delay(self.failures, self.interval, self._rng)
         self.next_due = now + delay
+        self._expected_gap = (now - self._sent_mono) + delay
         self._set_state(State.RETRYING)
 
     def _reanchor(self, now: float) -> None:
