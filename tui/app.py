@@ -25,6 +25,7 @@ from tui.api import Account, CloudflareClient
 from tui.credentials import Credential
 from tui.engine import HeartbeatSession
 from tui.history import Beat, HistoryError, HistoryStore
+from tui.text import short_id
 
 if TYPE_CHECKING:
     from tui.cli import Options
@@ -190,6 +191,8 @@ class LiveTailApp(App[int]):
         if problem:
             self.notify(problem, severity="warning")
         self.session = self._new_session(account, script)
+        demo = " · demo API" if self.demo else ""
+        self.sub_title = f"{account.name} ({short_id(account.id)}) · {script}{demo}"
         self.switch_to(SessionScreen(self.session))
         self.session.start()
 
@@ -220,6 +223,7 @@ class LiveTailApp(App[int]):
 
     async def back_to_pickers(self) -> None:
         await self.stop_session()
+        self.sub_title = "demo API" if self.demo else ""
         self.show_accounts()
 
     def remember_interval(self, seconds: float) -> None:

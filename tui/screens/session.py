@@ -12,7 +12,7 @@ from textual.widgets import Footer, Header
 
 from tui.engine import HeartbeatSession, State
 from tui.history import Beat
-from tui.widgets.history import MAX_ROWS, HistoryTable
+from tui.widgets.history import HistoryTable
 from tui.widgets.status import StatusPane
 
 if TYPE_CHECKING:
@@ -45,16 +45,13 @@ class SessionScreen(Screen[None]):
         yield Header()
         with Vertical(id="session"):
             yield StatusPane(self.session, described, id="status")
-            yield HistoryTable(id="history")
+            yield HistoryTable(
+                self.session.store, self.session.session_id, id="history"
+            )
         yield Footer()
 
     def on_mount(self) -> None:
-        session = self.session
-        store = session.store
         table = self.query_one(HistoryTable)
-        table.load(
-            store.beats(session.session_id, MAX_ROWS), store.count(session.session_id)
-        )
         # The countdown is the only thing that changes without an event.
         self.set_interval(1.0, self.refresh_status)
         table.focus()
@@ -64,7 +61,7 @@ class SessionScreen(Screen[None]):
         self.query_one(StatusPane).refresh_status()
 
     def add_beat(self, beat: Beat) -> None:
-        self.query_one(HistoryTable).add_beat(beat, self.session.beats_sent)
+        self.query_one(HistoryTable).add_beat(beat)
         self.refresh_status()
 
     def action_beat_now(self) -> None:

@@ -1,15 +1,23 @@
-"""The history pane: one row per beat, newest first, a bounded window."""
+"""The history pane: one row per beat, newest first, paged from the database.
+
+The table holds a window of at most WINDOW rows. Moving the cursor onto the
+last row loads the next older page from the store; when the window is full,
+rows at the other end are dropped. While the newest beats are out of the
+window, new beats are counted in the title instead of shown, and ``n``
+returns to the newest.
+"""
 
 from __future__ import annotations
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.widgets import DataTable
 
-from tui.history import Beat
+from tui.history import Beat, HistoryStore
 from tui.text import duration, local_time
 
-# Rows kept in the widget; the full history stays in the database.
-MAX_ROWS = 500
+WINDOW = 1000
+PAGE = 200
 
 OUTCOME_STYLES = {
     "ok": "green",
@@ -24,10 +32,18 @@ OUTCOME_STYLES = {
 class HistoryTable(DataTable):
     """Beats of one session: time, HTTP status, latency, outcome, message."""
 
-    def __init__(self, **kw):
+    BINDINGS = [Binding("n", "newest", "Newest", id="history_newest")]
+
+    def __init__(self, store: HistoryStore, session_id: int, **kw):
         super().__init__(cursor_type="row", zebra_stripes=False, **kw)
+        self.store = store
+        self.session_id = session_id
         self.border_title = "History"
-        self._row_ids: list[int] = []
+        # (beat id, number in the session) of the rows shown, newest first.
+        self._rows: list[tuple[int, int]] = []
+        self.following = True
+        self.waiting = 0
+        self.total = 0
 
     def on_mount(self) -> None:
         self.add_column("#", key="seq", width=6)
@@ -36,23 +52,59 @@ class HistoryTable(DataTable):
         self.add_column("Latency", key="latency", width=8)
         self.add_column("Outcome", key="outcome", width=13)
         self.add_column("Message", key="message")
+        self.show_newest()
 
-    def load(self, beats: list[Beat], total: int) -> None:
-        """Show beats given newest first, of ``total`` in the session."""
+    def show_newest(self) -> None:
+        """Replace the window with the newest page of beats."""
+        self.total = self.store.count(self.session_id)
+        beats = self.store.beats(self.session_id, PAGE)
         self.clear()
-        self._row_ids.clear()
-        shown = beats[:MAX_ROWS]
-        for offset, beat in enumerate(reversed(shown)):
-            self._append(beat, total - len(shown) + offset + 1)
+        self._rows.clear()
+        for offset, beat in enumerate(beats):
+            self._append(beat, self.total - offset)
         self._sort()
+        self.following = True
+        self.waiting = 0
+        self._update_title()
+        if self.row_count:
+            self.move_cursor(row=0)
 
-    def add_beat(self, beat: Beat, number: int) -> None:
-        """Add the session's beat number ``number`` at the top."""
-        self._append(beat, number)
-        while len(self._row_ids) > MAX_ROWS:
-            oldest = self._row_ids.pop(0)
-            self.remove_row(str(oldest))
+    def action_newest(self) -> None:
+        self.show_newest()
+
+    def add_beat(self, beat: Beat) -> None:
+        """Show a new beat at the top, or count it while scrolled back."""
+        self.total += 1
+        if not self.following:
+            self.waiting += 1
+            self._update_title()
+            return
+        self._append(beat, self.total)
+        while len(self._rows) > WINDOW:
+            self._drop_oldest()
         self._sort()
+        self._update_title()
+
+    def load_older(self) -> int:
+        """Add the next older page below the window; return rows added."""
+        if not self._rows:
+            return 0
+        oldest_id, oldest_number = min(self._rows, key=lambda row: row[1])
+        beats = self.store.beats(self.session_id, PAGE, before_id=oldest_id)
+        for offset, beat in enumerate(beats, start=1):
+            self._append(beat, oldest_number - offset)
+        while len(self._rows) > WINDOW:
+            self._drop_newest()
+        if beats:
+            self._sort()
+            self._update_title()
+        return len(beats)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.cursor_row == self.row_count - 1 and self.row_count:
+            key = self.coordinate_to_cell_key((event.cursor_row, 0)).row_key
+            if self.load_older():
+                self.move_cursor(row=self.get_row_index(key))
 
     def _append(self, beat: Beat, number: int) -> None:
         assert beat.id is not None
@@ -69,7 +121,24 @@ class HistoryTable(DataTable):
             Text(message, style="" if beat.ok else outcome_style, no_wrap=True),
             key=str(beat.id),
         )
-        self._row_ids.append(beat.id)
+        self._rows.append((beat.id, number))
+
+    def _drop_oldest(self) -> None:
+        row = min(self._rows, key=lambda r: r[1])
+        self._rows.remove(row)
+        self.remove_row(str(row[0]))
+
+    def _drop_newest(self) -> None:
+        row = max(self._rows, key=lambda r: r[1])
+        self._rows.remove(row)
+        self.remove_row(str(row[0]))
+        self.following = False
 
     def _sort(self) -> None:
         self.sort("seq", reverse=True)
+
+    def _update_title(self) -> None:
+        title = f"History ({self.total} beats)"
+        if not self.following:
+            title += f" · scrolled back, {self.waiting} new: press n"
+        self.border_title = title
