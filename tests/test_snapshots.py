@@ -31,9 +31,11 @@ def test_worker_picker_filtered_60x20(snap_compare, demo):
 
     async def filter_list(pilot) -> None:
         assert await wait_for(
-            lambda: isinstance(app.screen, PickerScreen)
-            and isinstance(app.screen, ScriptScreen)
-            and bool(app.screen.choices)
+            lambda: (
+                isinstance(app.screen, PickerScreen)
+                and isinstance(app.screen, ScriptScreen)
+                and bool(app.screen.choices)
+            )
         )
         await pilot.press(*"edge")
         await pilot.pause()

@@ -64,7 +64,8 @@ class Script:
 
 def is_loopback(host: str) -> bool:
     host = host.strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
+    # Only the literal name: other *.localhost names depend on the resolver.
+    if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -157,6 +158,8 @@ class CloudflareClient:
         self._ca_bundle = ca_bundle
         self._transport = transport
         self._http = self._new_http()
+        # Entries of the last Workers list that had no id and were left out.
+        self.skipped_scripts = 0
 
     def _new_http(self) -> httpx.AsyncClient:
         host = urlsplit(self.base_url).hostname or ""
@@ -319,17 +322,22 @@ class CloudflareClient:
         )
         rows = envelope.result if isinstance(envelope.result, list) else []
         scripts: dict[str, Script] = {}
+        skipped = 0
         for row in rows:
             if not isinstance(row, dict):
                 continue
             name = row.get("id")
             if not isinstance(name, str) or not name:
+                skipped += 1
                 log.debug("skipped a Worker entry without an id: %.200r", row)
                 continue
             modified = row.get("modified_on")
             scripts.setdefault(
                 name, Script(name, modified if isinstance(modified, str) else None)
             )
+        if skipped:
+            log.warning("skipped %d Worker entries without an id", skipped)
+        self.skipped_scripts = skipped
         return sorted(scripts.values(), key=lambda s: s.id.lower())
 
     def _tail_path(self, account_id: str, suffix: str = "") -> str:

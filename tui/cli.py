@@ -180,14 +180,14 @@ def resolve_options(
     if found is not None and (account is None or script is None):
         try:
             config = wrangler.resolve(found)
-        except UserError as exc:
-            notices.append(f"ignored {found.name}: {exc}")
-        else:
             where = f"{found.name} in the current directory"
             if account is None and config.account_id:
-                account, account_source = check_account_id(config.account_id), where
+                account = check_account_id(config.account_id)
+                account_source = where
             if script is None and config.name:
                 script, script_source = check_script_name(config.name), where
+        except UserError as exc:
+            notices.append(f"ignored {found.name} in the current directory: {exc}")
 
     if args.headless and (account is None or script is None):
         raise UserError(

@@ -44,14 +44,41 @@ NO_CREDENTIALS_HELP = (
 )
 
 
+def is_header_safe(value: str) -> bool:
+    """Return whether ``value`` is one word of visible ASCII, safe in a header.
+
+    API tokens, global keys and OAuth tokens all have this form. Any other
+    value is a copy-paste mistake, and httpx would reject it with the value
+    quoted in its error message.
+    """
+    return all("!" <= ch <= "~" for ch in value)
+
+
 @dataclass(frozen=True)
 class Credential:
-    """A credential and where it came from. ``repr`` never shows the secret."""
+    """A credential and where it came from. ``repr`` never shows the secret.
+
+    Raises UserError, naming the source but never the value, when the secret
+    or email contains whitespace, control or non-ASCII characters.
+    """
 
     kind: str
     source: str
     secret: str = field(repr=False)
     email: str | None = None
+
+    def __post_init__(self) -> None:
+        if not is_header_safe(self.secret):
+            raise UserError(
+                f"the {self.description} contains a space, a line break, a control "
+                "character or a non-ASCII character; copy the value again without "
+                "extra characters"
+            )
+        if self.email is not None and not is_header_safe(self.email):
+            raise UserError(
+                f"the email address for the {self.description} contains a space, "
+                "a control character or a non-ASCII character"
+            )
 
     @classmethod
     def api_token(cls, token: str, source: str) -> Credential:
@@ -141,17 +168,32 @@ def load_credentials_file(path: Path) -> Credential | None:
     token = data.get("api_token")
     if isinstance(token, str) and token.strip():
         return Credential.api_token(token, source)
-    key, email = data.get("api_key"), data.get("email")
-    if isinstance(key, str) and key.strip() and isinstance(email, str) and email:
+    key, email = _text(data.get("api_key")), _text(data.get("email"))
+    if key and email:
         return Credential.global_key(email, key, source)
+    if key or email:
+        present, missing = ("api_key", "email") if key else ("email", "api_key")
+        raise UserError(
+            f"credentials file {path} has {present} but no {missing}; a global API "
+            "key needs both, or put api_token in the file instead"
+        )
     return None
+
+
+def _text(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    return value.strip() or None
 
 
 def save_token(token: str, path: Path | None = None) -> Path:
     """Write a token into the app's credentials file, created with mode 0600."""
     token = token.strip()
-    if not token or any(ch.isspace() for ch in token) or not token.isprintable():
-        raise UserError("the token must be one line of printable characters")
+    if not token or not is_header_safe(token):
+        raise UserError(
+            "the token must be one word of ASCII letters, digits and punctuation, "
+            "with no spaces or line breaks"
+        )
     path = path or paths.credentials_file()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -167,20 +209,24 @@ def save_token(token: str, path: Path | None = None) -> Path:
     return path
 
 
-def wrangler_config_paths(home: Path | None = None) -> list[Path]:
+def wrangler_config_paths(
+    home: Path | None = None,
+    environ: dict[str, str] | os._Environ[str] | None = None,
+) -> list[Path]:
     """Return where ``wrangler login`` may have stored its OAuth token."""
     home = home or Path.home()
+    environ = os.environ if environ is None else environ
     candidates = [home / ".wrangler" / "config" / "default.toml"]
     if sys.platform == "darwin":
         candidates.append(
             home / "Library" / "Preferences" / ".wrangler" / "config" / "default.toml"
         )
     elif sys.platform == "win32":
-        appdata = os.environ.get("APPDATA")
+        appdata = environ.get("APPDATA")
         if appdata:
             candidates.append(Path(appdata) / ".wrangler" / "config" / "default.toml")
     else:
-        xdg = os.environ.get("XDG_CONFIG_HOME", "").strip()
+        xdg = environ.get("XDG_CONFIG_HOME", "").strip()
         base = Path(xdg) if xdg else home / ".config"
         candidates.append(base / ".wrangler" / "config" / "default.toml")
     return candidates
@@ -263,10 +309,9 @@ def resolve(
     if stored is not None:
         return stored
 
-    candidates = (
-        wrangler_paths if wrangler_paths is not None else (wrangler_config_paths())
-    )
-    oauth = load_wrangler_token(candidates)
+    if wrangler_paths is None:
+        wrangler_paths = wrangler_config_paths(environ=environ)
+    oauth = load_wrangler_token(wrangler_paths)
     if oauth is not None:
         return oauth
     raise UserError(NO_CREDENTIALS_HELP)

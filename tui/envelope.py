@@ -8,12 +8,15 @@ is a ``bad_response``, except where the HTTP status already says more.
 
 from __future__ import annotations
 
+import datetime
 import email.utils
 import json
 import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
+
+from tui.logsetup import scrub
 
 OK = "ok"
 AUTH_FAILED = "auth_failed"
@@ -173,6 +176,10 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
             return None
         if when is None:
             return None
+        if when.tzinfo is None:
+            # HTTP dates are in UTC, but email.utils returns a naive datetime
+            # for the asctime form and for a "-0000" zone.
+            when = when.replace(tzinfo=datetime.UTC)
         seconds = when.timestamp() - (time.time() if now is None else now)
     return max(0.0, min(RETRY_AFTER_CAP, seconds))
 
@@ -182,8 +189,11 @@ _SPACE = re.compile(r"\s+")
 
 
 def one_line(text: str, limit: int = DISPLAY_LIMIT) -> str:
-    """Collapse text onto one line and cut it to ``limit`` characters."""
-    text = _SPACE.sub(" ", text).strip()
+    """Collapse text onto one line and cut it to ``limit`` characters.
+
+    Registered secrets are masked before the cut, so no part of one survives.
+    """
+    text = _SPACE.sub(" ", scrub(text)).strip()
     text = "".join(ch if ch.isprintable() else "?" for ch in text)
     if len(text) > limit:
         return text[: limit - 1] + "…"
@@ -245,6 +255,19 @@ def classify(
             body_excerpt=excerpt,
         )
 
+    if envelope is not None and envelope.success and 200 <= status < 300:
+        # ``success`` decides: codes in ``errors`` next to ``success: true``
+        # (the documented heartbeat example has one) do not mean failure.
+        return CallResult(
+            outcome=OK,
+            http_status=status,
+            latency_ms=latency_ms,
+            message=_describe([status_part, "ok", ray_part]),
+            envelope=envelope,
+            codes=codes,
+            ray=ray,
+            body_excerpt=excerpt,
+        )
     if status == 429:
         wait = parse_retry_after(headers.get("retry-after"))
         return result(RATE_LIMITED, "rate limited", retry_after=wait)
@@ -264,17 +287,6 @@ def classify(
         if 400 <= status < 500:
             return result(REJECTED)
         return result(BAD_RESPONSE)
-    if envelope.success and 200 <= status < 300:
-        return CallResult(
-            outcome=OK,
-            http_status=status,
-            latency_ms=latency_ms,
-            message=_describe([status_part, "ok", ray_part]),
-            envelope=envelope,
-            codes=codes,
-            ray=ray,
-            body_excerpt=excerpt,
-        )
     if not api_text:
         api_text = "the API reported failure without an error message"
     return result(REJECTED)

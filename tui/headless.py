@@ -88,6 +88,11 @@ async def _list(options: Options, credential: Credential, config: Any) -> int:
                             "modified_on": script.modified_on,
                         }
                     )
+                if client.skipped_scripts:
+                    _note(
+                        f"left out {client.skipped_scripts} Worker entries that "
+                        "had no id in the API's reply"
+                    )
         except ApiError as exc:
             raise _verify_error(exc, credential) from None
     return 0

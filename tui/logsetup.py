@@ -31,10 +31,28 @@ def scrub(text: str) -> str:
     """Replace every registered secret in ``text`` with a mask."""
     if not _secrets:
         return text
-    for secret in _secrets:
+    with _lock:
+        # Longest first: masking a secret that is a prefix of another one
+        # first would leave the rest of the longer secret in the text.
+        secrets = sorted(_secrets, key=len, reverse=True)
+    for secret in secrets:
         if secret in text:
             text = text.replace(secret, MASK)
     return text
+
+
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating log whose every file, rotated ones included, has mode 0600."""
+
+    def _open(self):  # type: ignore[no-untyped-def]
+        # NOTE: overrides a private hook of logging.FileHandler (checked in
+        # CPython 3.11, 3.12 and 3.13) that opens the first file and every
+        # file after a rotation.
+        descriptor = os.open(
+            self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600
+        )
+        os.chmod(self.baseFilename, 0o600)
+        return open(descriptor, self.mode, encoding=self.encoding, errors=self.errors)
 
 
 class ScrubbingFormatter(logging.Formatter):
@@ -48,22 +66,27 @@ def setup_logging(debug: bool = False, path: Path | None = None) -> Path | None:
     """Log to a rotating file under the user log dir; return its path.
 
     Returns None when the file cannot be opened: the app then runs without a
-    log rather than failing to start.
+    log rather than failing to start, and records are dropped.
     """
     path = path or paths.log_file()
     root = logging.getLogger()
     root.setLevel(logging.DEBUG if debug else logging.INFO)
-    for handler in list(root.handlers):
-        if getattr(handler, "_cf_livetail", False):
-            root.removeHandler(handler)
-            handler.close()
+    for old in list(root.handlers):
+        if getattr(old, "_cf_livetail", False):
+            root.removeHandler(old)
+            old.close()
+    handler: logging.Handler
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.handlers.RotatingFileHandler(
+        handler = PrivateRotatingFileHandler(
             path, maxBytes=2_000_000, backupCount=3, encoding="utf-8"
         )
-        os.chmod(path, 0o600)
     except OSError:
+        # Without any handler, logging's last-resort handler would print
+        # warnings to stderr unscrubbed, and over the TUI's screen.
+        handler = logging.NullHandler()
+        handler._cf_livetail = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
         return None
     handler._cf_livetail = True  # type: ignore[attr-defined]
     handler.setFormatter(
