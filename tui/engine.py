@@ -25,6 +25,7 @@ from tui import envelope as env
 from tui.api import CloudflareClient
 from tui.envelope import CallResult
 from tui.history import Beat, HistoryStore
+from tui.logsetup import scrub
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +146,7 @@ class HeartbeatSession:
         self._anchor = 0.0
         self._slot = 0
         self._sent_mono = 0.0
+        self._in_flight = False
         # When the previous beat was sent (monotonic, wall), and the delay the
         # schedule chose after it; together they reveal missed beats.
         self._prev_sent: tuple[float, float] | None = None
@@ -171,6 +173,13 @@ class HeartbeatSession:
         self._wake.set()
 
     def retry(self) -> None:
+        """Try again after a failure, preparing the live tail afresh first.
+
+        A fatal outcome such as not_found may mean the tail expired, so a
+        heartbeat alone could never recover it.
+        """
+        if self.state is State.FAILED:
+            self._prepared = False
         self.beat_now()
 
     def pause(self) -> None:
@@ -201,27 +210,39 @@ class HeartbeatSession:
     def set_interval(self, seconds: float) -> None:
         """Change the interval; the next beat is due one new interval from now."""
         self.interval = check_interval(seconds)
-        self._expected_gap = self.interval
         self._reanchor(self._clock())
+        if self._in_flight:
+            # The reply to the beat in flight advances one slot, and that slot
+            # must be the first of the new interval.
+            self._slot = 0
+        self._expected_gap = self._planned_gap()
         self._wake.set()
 
     async def stop(self) -> None:
         """Stop beating, cancel a request in flight, and record the end."""
         if self._stopping:
-            if self._task is not None:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._task
+            await self._wait_for_task()
             return
         self._stopping = True
         self._wake.set()
         if self._task is not None and not self._task.done():
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._wait_for_task()
         self._set_state(State.STOPPED)
         self.store.end_session(self.session_id)
         await self.client.aclose()
         log.info("session stopped: %s/%s", self.account_id, self.script)
+
+    async def _wait_for_task(self) -> None:
+        """Wait for the loop to end; a cancel of the caller itself still counts."""
+        if self._task is None:
+            return
+        try:
+            await self._task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise
 
     def status(self) -> Status:
         return Status(
@@ -268,8 +289,11 @@ class HeartbeatSession:
             if not self._prepared:
                 result = await self._prepare()
                 if result.ok:
-                    # The first beat goes out as soon as the tail is prepared.
+                    # The first beat goes out as soon as the tail is prepared,
+                    # also when this prepare was the retry of a failed session.
                     self.next_due = self._clock()
+                    if self.state is State.FAILED:
+                        self._set_state(State.STARTING)
                     continue
             else:
                 result = await self._beat()
@@ -344,9 +368,13 @@ class HeartbeatSession:
         self._sent_mono = self._clock()
         gap = self._gap_before(self._sent_mono, sent_at)
         self._prev_sent = (self._sent_mono, sent_at)
-        result = await self.client.heartbeat(
-            self.account_id, self.script, deadline=deadline_for(self.interval)
-        )
+        self._in_flight = True
+        try:
+            result = await self.client.heartbeat(
+                self.account_id, self.script, deadline=deadline_for(self.interval)
+            )
+        finally:
+            self._in_flight = False
         if self._stopping:
             # The reply belongs to a session the user has already closed.
             return result
@@ -379,12 +407,21 @@ class HeartbeatSession:
         return result
 
     def _beat_message(self, result: CallResult) -> str:
-        if result.ok:
-            return "heartbeat accepted"
-        return self._explain(result)
+        if not result.ok:
+            return self._explain(result)
+        # success decides, but the API's other remarks are still worth showing.
+        notes = []
+        if result.envelope is not None:
+            notes = [str(e) for e in result.envelope.errors if str(e)]
+        if notes:
+            return env.one_line(
+                "heartbeat accepted; the reply also listed: " + "; ".join(notes)
+            )
+        return "heartbeat accepted"
 
     def _explain(self, result: CallResult) -> str:
-        message = result.message
+        """Return the one line shown for a failure, with no secret in it."""
+        message = scrub(result.message)
         if result.outcome == env.AUTH_FAILED:
             return f"{message}: {env.AUTH_HINT}"
         if result.outcome == env.NOT_FOUND:
@@ -420,20 +457,27 @@ class HeartbeatSession:
                 self._reanchor(self._sent_mono)
             else:
                 self._next_slot(now)
-            self._expected_gap = self.interval
+            self._expected_gap = self._planned_gap()
             self._set_state(State.ALIVE)
             return
         if result.fatal:
             self.next_due = None
             self._set_state(State.FAILED)
             return
+        delay = backoff_delay(self.failures, self.interval, self._rng)
         if result.outcome == env.RATE_LIMITED and result.retry_after is not None:
-            delay = result.retry_after
-        else:
-            delay = backoff_delay(self.failures, self.interval, self._rng)
+            # Retry-After is the minimum wait the server requests. A value of 0
+            # or a past date must not turn the retries into a tight loop.
+            delay = max(delay, result.retry_after)
         self.next_due = now + delay
         self._expected_gap = (now - self._sent_mono) + delay
         self._set_state(State.RETRYING)
+
+    def _planned_gap(self) -> float:
+        """Return the time from the previous beat to the next due one."""
+        if self._prev_sent is None or self.next_due is None:
+            return self.interval
+        return self.next_due - self._prev_sent[0]
 
     def _reanchor(self, now: float) -> None:
         self._anchor = now
