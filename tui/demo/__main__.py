@@ -45,20 +45,26 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         server = DemoServer(host=args.host, port=args.port).start()
-    except (OSError, ValueError) as error:
+    except ValueError as error:
+        print(f"Invalid option: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
         print(
-            f"Could not start the demo API on {args.host}:{args.port}: {error}",
+            f"Could not start the demo API on {args.host}:{args.port}: {error}. "
+            "Choose another port with --port, or --port 0 for any free port.",
             file=sys.stderr,
         )
         return 1
 
-    print(f"Demo API:          {server.base_url}")
-    print(f"API token:         {DEMO_TOKEN}")
-    print(f"Or X-Auth-Email:   {DEMO_EMAIL}")
-    print(f"and X-Auth-Key:    {DEMO_GLOBAL_KEY}")
-    print("These credentials are public and work only here. Press Ctrl+C to stop.")
-    sys.stdout.flush()
+    # The prints sit inside the try, so that Ctrl+C right after them still stops
+    # the server cleanly.
     try:
+        print(f"Demo API:          {server.base_url}")
+        print(f"API token:         {DEMO_TOKEN}")
+        print(f"Or X-Auth-Email:   {DEMO_EMAIL}")
+        print(f"and X-Auth-Key:    {DEMO_GLOBAL_KEY}")
+        print("These credentials are public and work only here. Ctrl+C stops.")
+        sys.stdout.flush()
         threading.Event().wait()
     except KeyboardInterrupt:
         pass

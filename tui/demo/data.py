@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 # Credentials that the demo server accepts. They are public on purpose and work
-# nowhere else: a real API token is 40 characters long and a real Global API
-# Key is 37 hex characters, the shapes these values copy.
+# nowhere else. They have the shapes of real ones, because a real API token is
+# 40 characters long and a real Global API Key is 37 hex characters.
 DEMO_TOKEN = "cf-livetail-demo-token-not-a-real-secret"
 DEMO_EMAIL = "demo@example.com"
 DEMO_GLOBAL_KEY = "0000000000000000000000000000000000000"
@@ -27,12 +27,10 @@ DATA_SALT = "cf-livetail-demo-v1"
 # change with the date on which the demo runs.
 DATA_EPOCH = datetime(2026, 11, 30, 12, 0, 0, tzinfo=UTC)
 
-# The one account without Workers scripts, so that the app's empty state shows.
+# Name of the one account without Workers scripts, which shows the app's empty state.
 EMPTY_ACCOUNT_NAME = "Dev Sandbox"
 
-WORKER_NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]*")
-
-# (name, account type). "enterprise" accounts are the ones a large company has.
+# Name and type of each demo account, in the order that GET /accounts returns.
 ACCOUNT_SPECS: tuple[tuple[str, str], ...] = (
     ("Acme Robotics", "standard"),
     ("Personal", "standard"),
@@ -204,6 +202,7 @@ def _build_script(
             f"{DATA_SALT}:{account['id']}:{name}:{modified_text}".encode()
         ).hexdigest(),
         "handlers": list(handlers),
+        # The API schema allows only these two values.
         "usage_model": rng.choice(("bundled", "unbound")),
         "compatibility_date": compatibility_date.isoformat(),
         "compatibility_flags": ["nodejs_compat"] if rng.random() < 0.5 else [],

@@ -1,14 +1,15 @@
 """Demo of the Cloudflare API endpoints that cf-livetail calls, served on loopback.
 
-``DemoServer`` answers under ``/client/v4`` with the Cloudflare envelope
+``DemoServer`` serves the API under ``/client/v4`` with the Cloudflare envelope
 ``{"success", "errors", "messages", "result"}``, checks credentials, pages lists
 and enforces a per-credential rate limit, so that the app can run without
 network access. The data comes from ``tui.demo.data``. The module uses only the
 standard library.
 
 Status codes and error codes follow replies observed from the live API where
-they are known. Replies that the live API would send from its HTML edge pages
-(malformed HTTP, oversized bodies) use the same JSON envelope here instead.
+they are known. Requests that break HTTP itself (a bad request line, a bad
+Content-Length, an oversized body) get the same JSON envelope with codes that the
+demo chose, because the live API's replies to them are not documented.
 """
 
 from __future__ import annotations
@@ -65,8 +66,8 @@ SUCCESS_MESSAGE = "Successful request"
 # RFC 7235 token68, the syntax the live API requires after "Bearer ".
 TOKEN68_PATTERN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-# NOTE: the live API's exact format rule for X-Auth-Key is not documented. Real
-# Global API Keys are 37 hex characters, and shorter keys get error 6103.
+# The live API's exact format rule for X-Auth-Key is not documented. Real Global
+# API Keys are 37 hex characters, and shorter keys get error 6103.
 GLOBAL_KEY_PATTERN = re.compile(r"[0-9a-fA-F]{37}")
 ACCOUNT_ID_PATTERN = re.compile(r"[0-9a-f]{32}")
 
@@ -81,9 +82,8 @@ FILTER_OPERATIONS = frozenset(
 )
 MAX_FILTER_DEPTH = 4
 
-# NOTE: the live API answers requests that break HTTP itself (a bad request line,
-# oversized headers) with an HTML page from its edge, so it has no error code
-# for them. The demo sends this code in its usual JSON envelope instead.
+# Code for errors that http.server raises itself (a bad request line, oversized
+# headers). The live API has no documented code for them.
 TRANSPORT_ERROR_CODE = 6000
 
 
@@ -205,15 +205,16 @@ def error_envelope(errors: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def invalid_parameter(detail: str) -> ApiError:
-    """Build the 400 reply that the live API sends for an invalid query value.
+    """Build the 400 reply for an invalid query parameter or body field.
 
-    The shape (6008 with an 11000 error chain) copies a live reply to an invalid
-    per_page on another list endpoint.
+    The shape, code 6008 with the detail under code 11000 in its error chain,
+    copies a live reply to an invalid per_page on another list endpoint.
     """
     return ApiError(400, 6008, "Invalid request parameters", chain=[(11000, detail)])
 
 
 def no_route() -> ApiError:
+    # The live API replies 400, not 404, to a path that it has no route for.
     return ApiError(400, 7000, "No route for that URI")
 
 
@@ -229,7 +230,7 @@ def unknown_object(path: str) -> ApiError:
 
 @dataclass(frozen=True)
 class Credential:
-    """Accepted credential: ``scheme`` is "token" or "global_key"."""
+    """Accepted credential. ``scheme`` is "token" or "global_key"."""
 
     scheme: str
     rate_limit_key: str
@@ -294,9 +295,9 @@ class RateLimitStatus:
 class RateLimiter:
     """Sliding-window limit of requests per key, safe to call from many threads.
 
-    NOTE: the live API blocks a credential for the rest of a fixed 5-minute
-    period once it passes the limit. This window frees one slot as each counted
-    request ages out, so a client recovers sooner here than in production.
+    NOTE: Cloudflare's rate-limit documentation says that once a user passes the
+    limit, all calls are blocked for the next five minutes. This window frees one
+    slot as each counted request ages out, so a client recovers sooner here.
     """
 
     def __init__(
@@ -321,8 +322,8 @@ class RateLimiter:
             allowed = len(times) < self.max_requests
             if allowed:
                 times.append(now)
-            # window - age, not oldest + window - now: the latter can round up
-            # to just over the window and so to one second more after ceil().
+            # Computed as window minus age, because oldest + window - now can round
+            # to just above the window, which ceil() turns into one extra second.
             reset = self.window_seconds - (now - times[0]) if times else 0.0
             return RateLimitStatus(allowed, self.max_requests - len(times), reset)
 
@@ -387,8 +388,11 @@ class DemoApi:
 
     def new_ray_id(self) -> str:
         """Return a cf-ray value in Cloudflare's form, 16 hex digits and a site."""
+        return self._random_hex(16) + "-DEMO"
+
+    def _random_hex(self, digits: int) -> str:
         with self._rng_lock:
-            return f"{self._rng.getrandbits(64):016x}-DEMO"
+            return f"{self._rng.getrandbits(digits * 4):0{digits}x}"
 
     def handle(self, request: ApiRequest) -> Reply:
         """Route, authenticate and rate-limit one request, then run its endpoint.
@@ -427,8 +431,8 @@ class DemoApi:
         if not allowed_methods:
             raise no_route()
         allow = ", ".join(sorted(set(allowed_methods)))
-        # NOTE: the live API's reply to a wrong method is not documented, so the
-        # code 7001 here is an assumption.
+        # The live API's reply to a wrong method is not documented, so the code
+        # 7001 is the demo's choice.
         message = f"Method {request.method} is not allowed for this URI, use {allow}"
         raise ApiError(405, 7001, message, headers={"Allow": allow})
 
@@ -506,7 +510,7 @@ class DemoApi:
         body = parse_json_object(request.body)
         script_id = _require_script(account, body)
         _validate_live_tail_options(body)
-        session_id = _random_hex(self._rng, self._rng_lock, 32)
+        session_id = self._random_hex(32)
         # NOTE: the demo server does not serve this WebSocket URL yet, so a
         # client that connects to it gets a 400 "No route" reply.
         ws_url = f"{self.origin.replace('http', 'ws', 1)}{API_PREFIX}"
@@ -547,11 +551,6 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", re.compile(LIVE_TAIL_PATH), DemoApi.start_live_tail),
     Route("POST", re.compile(LIVE_TAIL_PATH + r"/heartbeat"), DemoApi.heartbeat),
 )
-
-
-def _random_hex(rng: random.Random, lock: threading.Lock, digits: int) -> str:
-    with lock:
-        return f"{rng.getrandbits(digits * 4):0{digits}x}"
 
 
 def _token_verify_reply() -> Reply:
@@ -790,8 +789,9 @@ class _DemoRequestHandler(http.server.BaseHTTPRequestHandler):
             )
             return None
         except Exception:
-            # Keeps the connection thread alive and tells the client what happened.
+            # Keeps the connection thread alive and sends the client a 500 envelope.
             logger.debug("Internal error on %s %s", self.command, path, exc_info=True)
+            # 10001 is the demo's choice, the live API documents no code here.
             error = ApiError(500, 10001, "Internal error in the demo server")
             return error.to_reply()
 
@@ -950,7 +950,7 @@ class DemoServer:
 
     ``latency`` is the (minimum, maximum) delay in seconds before a heartbeat
     reply. ``seed`` fixes the random delays, cf-ray values and live-tail session
-    ids; the accounts and scripts are the same whatever the seed.
+    ids. The accounts and scripts are the same whatever the seed.
     ``rate_limit`` is (requests, window in seconds) per credential, 1,200 per
     5 minutes as on the live API.
     """
@@ -983,6 +983,8 @@ class DemoServer:
         self._stop_event = threading.Event()
         self._httpd: _DemoHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        # Bound port, kept after stop() so that base_url still names the server.
+        self._port: int | None = None
 
     @property
     def requests(self) -> RequestLog:
@@ -991,7 +993,10 @@ class DemoServer:
 
     @property
     def port(self) -> int:
-        return self._require_httpd().server_port
+        """Bound TCP port. Raises RuntimeError before start()."""
+        if self._port is None:
+            raise RuntimeError("DemoServer has no port yet, call start() first")
+        return self._port
 
     @property
     def origin(self) -> str:
@@ -1009,12 +1014,14 @@ class DemoServer:
     def start(self) -> DemoServer:
         """Bind the port and serve from a daemon thread. Returns self."""
         if self._httpd is not None or self._stop_event.is_set():
-            raise RuntimeError("DemoServer.start() can run only once per instance")
+            message = "DemoServer was already started, create a new one to serve again"
+            raise RuntimeError(message)
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         httpd = _DemoHTTPServer(
             (self.host, self._requested_port), family, self._requests
         )
         self._httpd = httpd
+        self._port = httpd.server_port
         httpd.api = DemoApi(
             origin=self.origin,
             latency=self._latency,
@@ -1035,8 +1042,8 @@ class DemoServer:
     def stop(self) -> None:
         """Stop serving and close every connection. Safe to call more than once.
 
-        A heartbeat that is waiting out its delay gets no reply: its connection
-        closes, as it would if a real server went away.
+        A heartbeat that is waiting out its delay gets no reply, and its connection
+        closes as it would if a real server went away.
         """
         self._stop_event.set()
         httpd, self._httpd = self._httpd, None
@@ -1048,11 +1055,6 @@ class DemoServer:
         if self._thread is not None:
             self._thread.join(timeout=1.0)
         logger.info("Demo API stopped")
-
-    def _require_httpd(self) -> _DemoHTTPServer:
-        if self._httpd is None:
-            raise RuntimeError("DemoServer is not running, call start() first")
-        return self._httpd
 
     def __enter__(self) -> DemoServer:
         return self.start()
