@@ -100,7 +100,13 @@ async def test_session_keys(demo):
         session = app.session
         await pilot.press("escape")
         assert await wait_for(lambda: isinstance(app.screen, AccountScreen))
-        assert session.state is State.STOPPED
+        # The pickers open on top; the session keeps beating meanwhile.
+        assert session.state is State.ALIVE
+        await pilot.press("escape")
+        assert await wait_for(lambda: on_session_screen(app))
+        await pilot.press("x")
+        assert await wait_for(lambda: session.state is State.STOPPED)
+        assert app.sessions == []
 
 
 async def test_status_pane_shows_no_secret(demo):

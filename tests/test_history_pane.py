@@ -9,7 +9,8 @@ from tui.widgets.history import PAGE, WINDOW, HistoryTable
 
 
 def fill(store: HistoryStore, session_id: int, count: int) -> None:
-    for n in range(count):
+    start = store.count(session_id)
+    for n in range(start, start + count):
         store.add_beat(
             Beat(
                 session_id=session_id,
@@ -19,6 +20,7 @@ def fill(store: HistoryStore, session_id: int, count: int) -> None:
                 latency_ms=50.0,
                 outcome="ok" if n % 10 else "server_error",
                 message="heartbeat accepted" if n % 10 else "HTTP 503",
+                seq=n + 1,
             )
         )
 
@@ -102,3 +104,17 @@ async def test_following_window_drops_oldest():
         shown = numbers(table)
         assert len(shown) == WINDOW
         assert shown[0] == WINDOW + 10
+
+
+async def test_failures_only_shows_failed_beats():
+    store = HistoryStore(None)
+    session_id = store.start_session("a" * 32, "Acme", "api")
+    fill(store, session_id, 100)
+    app = HistoryApp(store, session_id)
+    async with app.run_test(size=(100, 30)):
+        table = app.query_one(HistoryTable)
+        table.set_failures_only(True)
+        shown = numbers(table)
+        assert len(shown) == 10
+        assert all(number % 10 == 1 for number in shown)
+        assert "failures only" in str(table.border_title)

@@ -21,6 +21,7 @@ import certifi
 import httpx
 
 from tui import envelope as env
+from tui.budget import RequestBudget
 from tui.credentials import Credential
 from tui.envelope import CallResult
 from tui.errors import UserError
@@ -151,12 +152,14 @@ class CloudflareClient:
         timeout: float = 15.0,
         ca_bundle: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        budget: RequestBudget | None = None,
     ):
         self.base_url = check_base_url(base_url)
         self.credential = credential
         self.timeout = timeout
         self._ca_bundle = ca_bundle
         self._transport = transport
+        self.budget = budget
         self._http = self._new_http()
         # Entries of the last Workers list that had no id and were left out.
         self.skipped_scripts = 0
@@ -207,6 +210,9 @@ class CloudflareClient:
         """
         url = self.base_url + path
         headers = self.credential.headers()
+        if self.budget is not None:
+            # Waits rather than let the app's own traffic pass the rate limit.
+            await self.budget.acquire()
         started = time.monotonic()
         budget = self.timeout if deadline is None else deadline
 
@@ -347,10 +353,23 @@ class CloudflareClient:
         )
 
     async def prepare_live_tail(
-        self, account_id: str, script: str, deadline: float | None = None
+        self,
+        account_id: str,
+        script: str,
+        deadline: float | None = None,
+        *,
+        filters: list[dict[str, Any]] | None = None,
+        filter_combination: str = "and",
     ) -> CallResult:
-        """Ask the API to prepare the live tail; ``result.extra['ws_url']`` is set."""
-        body = {"scriptId": check_script_name(script)}
+        """Ask the API to prepare the live tail; ``result.extra['ws_url']`` is set.
+
+        ``filters`` (the live-tail filter list) and ``filter_combination``
+        ("and" or "or") are sent only when the list is not empty.
+        """
+        body: dict[str, Any] = {"scriptId": check_script_name(script)}
+        if filters:
+            body["filters"] = filters
+            body["filterCombination"] = filter_combination
         result = await self.call(
             "POST", self._tail_path(account_id), json_body=body, deadline=deadline
         )

@@ -1,7 +1,7 @@
-"""The Textual app: credentials, pickers, and the session screen.
+"""The Textual app: credentials, pickers, and the sessions screen.
 
-The App owns the heartbeat session, so closing a dialog or the command
-palette never stops it; screens only show what the engine reports.
+The App owns the heartbeat sessions, so closing a dialog or the command
+palette never stops one; screens only show what the engines report.
 """
 
 from __future__ import annotations
@@ -22,15 +22,29 @@ from textual.screen import Screen
 from tui import paths
 from tui import settings as settings_mod
 from tui.api import Account, CloudflareClient
+from tui.budget import RequestBudget, planned_requests
 from tui.credentials import Credential
-from tui.engine import HeartbeatSession
+from tui.engine import HeartbeatSession, State
 from tui.history import Beat, HistoryError, HistoryStore
+from tui.keys import check_keymap
+from tui.stats import SessionStats
 from tui.text import short_id
 
 if TYPE_CHECKING:
     from tui.cli import Options
+    from tui.screens.session import SessionScreen
 
 log = logging.getLogger(__name__)
+
+# State changes that raise a notification: (from, to) -> severity.
+NOTIFY_ON = {
+    (State.ALIVE, State.RETRYING): "warning",
+    (State.RETRYING, State.FAILED): "error",
+    (State.STARTING, State.FAILED): "error",
+    (State.ALIVE, State.FAILED): "error",
+    (State.RETRYING, State.ALIVE): "information",
+    (State.FAILED, State.ALIVE): "information",
+}
 
 
 def stylesheet_path() -> Path:
@@ -42,7 +56,7 @@ def stylesheet_path() -> Path:
 
 
 class LiveTailApp(App[int]):
-    """Pick an account and a Worker, then keep its live tail alive."""
+    """Pick accounts and Workers, then keep their live tails alive."""
 
     TITLE = "cf-livetail"
     CSS_PATH = stylesheet_path()
@@ -51,6 +65,7 @@ class LiveTailApp(App[int]):
         Binding("q", "quit", "Quit", id="quit"),
         Binding("ctrl+q", "quit", "Quit", priority=True, id="quit_ctrl_q"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="quit_ctrl_c"),
+        Binding("f1", "help", "Help", show=False, id="help_global"),
     ]
 
     def __init__(
@@ -68,7 +83,11 @@ class LiveTailApp(App[int]):
         self.config = config
         self.demo = demo
         self.store = store
-        self.session: HeartbeatSession | None = None
+        self.sessions: list[HeartbeatSession] = []
+        self.selected: HeartbeatSession | None = None
+        self.budget = RequestBudget()
+        self._stats: dict[int, SessionStats] = {}
+        self._last_state: dict[int, State] = {}
         self.account: Account | None = None
         self.accounts: list[Account] = []
         self.script: str | None = None
@@ -76,12 +95,21 @@ class LiveTailApp(App[int]):
         # --account with --script (or CLOUDFLARE_ACCOUNT_ID) skips the pickers
         # once, at start; a choice made in a picker is never overridden.
         self.skip_pickers = options.skip_pickers
-        self.sub_title = "demo API" if demo else ""
         self.crash_message: str | None = None
+        self.keymap, self.key_notices = check_keymap(config.keys)
+        self.theme = "textual-light" if config.theme == "light" else "textual-dark"
+        self._main: SessionScreen | None = None
+        self._quitting = False
+
+    @property
+    def session(self) -> HeartbeatSession | None:
+        """The selected session (kept for callers that know only one)."""
+        return self.selected
 
     # -- start and stop ------------------------------------------------------
 
     def on_mount(self) -> None:
+        self.set_keymap(self.keymap)
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGHUP):
             try:
@@ -96,28 +124,83 @@ class LiveTailApp(App[int]):
                 self.store = HistoryStore(None)
         if self.store.notice:
             self.notify(self.store.notice, severity="warning", timeout=15)
-        for notice in self.config.notices:
+        for notice in self.config.notices + self.key_notices:
             self.notify(notice, severity="warning", timeout=15)
+        self._update_sub_title()
         if self.credential is None:
             from tui.screens.token import TokenScreen
 
             self.push_screen(TokenScreen())
+        elif self.config.open_sessions and not self.skip_pickers:
+            self._offer_reopen()
         else:
             self.show_accounts()
 
+    def _offer_reopen(self) -> None:
+        from tui.screens.confirm import ConfirmScreen
+
+        previous = self.config.open_sessions
+        names = ", ".join(f"{s.script} ({s.account_name})" for s in previous[:3])
+        more = f" and {len(previous) - 3} more" if len(previous) > 3 else ""
+
+        def answer(reopen: bool | None) -> None:
+            if reopen:
+                self.run_worker(self._reopen(), group="navigate")
+            else:
+                self.config.open_sessions = []
+                self.show_accounts()
+
+        self.push_screen(
+            ConfirmScreen(
+                f"Reopen the {len(previous)} sessions open when cf-livetail last "
+                f"quit? {names}{more}",
+                yes="Reopen",
+                no="Start fresh",
+            ),
+            answer,
+        )
+
+    async def _reopen(self) -> None:
+        previous = self.config.open_sessions
+        for entry in previous:
+            account = Account(entry.account_id, entry.account_name)
+            self._start_session(account, entry.script, entry.interval, entry.session_id)
+        self.show_main()
+
     def _on_signal(self, signum: int) -> None:
         log.info("received %s, quitting", signal.Signals(signum).name)
-        self.exit(0)
+        self.run_worker(self.action_quit(), group="quit")
 
     async def action_quit(self) -> None:
-        # Stop the worker first so no request outlives the terminal.
-        await self.stop_session()
+        # Stop every worker first so no request outlives the terminal.
+        if self._quitting:
+            return
+        self._quitting = True
+        self._remember_open_sessions()
+        await self.stop_all()
         self.exit(0)
 
     async def on_unmount(self) -> None:
-        await self.stop_session()
+        await self.stop_all()
         if self.store is not None:
             self.store.close()
+
+    def _remember_open_sessions(self) -> None:
+        if self.demo:
+            # Demo sessions and choices must not follow the user to the real API.
+            return
+        self.config.open_sessions = [
+            settings_mod.OpenSession(
+                s.session_id, s.account_id, s.account_name, s.script, s.interval
+            )
+            for s in self.sessions
+        ]
+        self._save_settings()
+
+    def _save_settings(self) -> None:
+        problem = settings_mod.save(self.config)
+        if problem:
+            self.notify(problem, severity="warning")
 
     def _handle_exception(self, error: Exception) -> None:
         # NOTE: overrides a private Textual hook (checked against Textual 8.2)
@@ -139,7 +222,22 @@ class LiveTailApp(App[int]):
     def show_accounts(self) -> None:
         from tui.screens.accounts import AccountScreen
 
-        self.switch_to(AccountScreen())
+        if self.sessions:
+            self.push_screen(AccountScreen())
+        else:
+            self.switch_to(AccountScreen())
+
+    def show_main(self) -> None:
+        """Show the sessions screen alone on the stack."""
+        from tui.screens.session import SessionScreen
+
+        if self._main is None:
+            self._main = SessionScreen()
+        if self.screen is self._main:
+            self._main.refresh_sessions()
+            self._main.show_selected()
+            return
+        self.switch_to(self._main)
 
     def switch_to(self, screen: Screen) -> None:
         """Replace every screen on the stack with ``screen``."""
@@ -147,10 +245,21 @@ class LiveTailApp(App[int]):
             self.pop_screen()
         self.push_screen(screen)
 
+    def add_session_flow(self) -> None:
+        self.show_accounts()
+
+    def leave_pickers(self) -> None:
+        """Escape from the account picker: back to the sessions, if any."""
+        if self.sessions:
+            self.show_main()
+
     def credential_ready(self, credential: Credential) -> None:
         self.credential = credential
         self.verified = False
-        self.show_accounts()
+        if self.sessions:
+            self.pop_screen()
+        else:
+            self.show_accounts()
 
     def preselected_account(self) -> tuple[str | None, str]:
         """Return the account to highlight first, and where that choice came from."""
@@ -179,82 +288,269 @@ class LiveTailApp(App[int]):
         self.push_screen(ScriptScreen(account))
 
     async def script_chosen(self, account: Account, script: str) -> None:
-        from tui.screens.session import SessionScreen
-
-        await self.stop_session()
         self.account = account
         self.script = script
-        self.config.last_account_id = account.id
-        self.config.last_account_name = account.name
-        self.config.last_script = script
-        problem = settings_mod.save(self.config)
-        if problem:
-            self.notify(problem, severity="warning")
-        self.session = self._new_session(account, script)
-        demo = " · demo API" if self.demo else ""
-        self.sub_title = f"{account.name} ({short_id(account.id)}) · {script}{demo}"
-        self.switch_to(SessionScreen(self.session))
-        self.session.start()
+        existing = next(
+            (
+                s
+                for s in self.sessions
+                if s.account_id == account.id and s.script == script
+            ),
+            None,
+        )
+        if existing is not None:
+            self.notify(f"{script} in {account.name} is already open", timeout=3)
+            self.select(existing)
+            self.show_main()
+            return
+        interval = self.options.args.interval
+        verdict, planned = self.budget.check_plan(
+            [s.interval for s in self._beating()] + [interval]
+        )
+        if verdict == "over":
+            self.notify(
+                f"Not opened: with {script} every {interval:g} s the sessions would "
+                f"plan {planned:.0f} requests per 5 minutes, over Cloudflare's limit "
+                f"of {self.budget.limit}. Close a session or use a longer interval.",
+                severity="error",
+                timeout=10,
+            )
+            return
+        if verdict == "warn":
+            from tui.screens.confirm import ConfirmScreen
 
-    def _new_session(self, account: Account, script: str) -> HeartbeatSession:
+            confirmed = await self.push_screen_wait(
+                ConfirmScreen(
+                    f"With {script} every {interval:g} s the sessions plan "
+                    f"{planned:.0f} requests per 5 minutes, over 80% of the limit "
+                    f"of {self.budget.limit}. Open it anyway?",
+                    yes="Open",
+                    no="Cancel",
+                )
+            )
+            if not confirmed:
+                return
+        if not self.demo:
+            self.config.last_account_id = account.id
+            self.config.last_account_name = account.name
+            self.config.last_script = script
+        self._start_session(account, script, interval)
+        self._remember_open_sessions()
+        self.show_main()
+
+    def _start_session(
+        self,
+        account: Account,
+        script: str,
+        interval: float,
+        session_id: int | None = None,
+    ) -> HeartbeatSession:
         assert self.credential is not None and self.store is not None
-        client = self.new_client()
-        return HeartbeatSession(
-            client,
+        session = HeartbeatSession(
+            self.new_client(),
             account.id,
             account.name,
             script,
-            self.options.args.interval,
+            interval,
             store=self.store,
             on_beat=self._on_beat,
             on_status=self._on_status,
+            session_id=session_id,
         )
+        self.sessions.append(session)
+        self._stats[session.session_id] = SessionStats.from_store(
+            self.store, session.session_id
+        )
+        self._last_state[session.session_id] = session.state
+        self.select(session)
+        session.start()
+        return session
 
     def new_client(self) -> CloudflareClient:
         assert self.credential is not None
         return CloudflareClient(
-            self.options.base_url, self.credential, ca_bundle=self.config.ca_bundle
+            self.options.base_url,
+            self.credential,
+            ca_bundle=self.config.ca_bundle,
+            budget=self.budget,
         )
 
-    async def stop_session(self) -> None:
-        session, self.session = self.session, None
-        if session is not None:
-            await session.stop()
+    def select(self, session: HeartbeatSession) -> None:
+        self.selected = session
+        self._update_sub_title()
 
-    async def back_to_pickers(self) -> None:
-        await self.stop_session()
-        self.sub_title = "demo API" if self.demo else ""
-        self.show_accounts()
+    def session_by_id(self, session_id: int) -> HeartbeatSession | None:
+        return next((s for s in self.sessions if s.session_id == session_id), None)
+
+    def stats_for(self, session: HeartbeatSession | None) -> SessionStats | None:
+        return None if session is None else self._stats.get(session.session_id)
+
+    async def close_session(self, session: HeartbeatSession) -> None:
+        if session not in self.sessions:
+            return
+        index = self.sessions.index(session)
+        self.sessions.remove(session)
+        await session.stop()
+        self._stats.pop(session.session_id, None)
+        if self.selected is session:
+            self.selected = (
+                self.sessions[min(index, len(self.sessions) - 1)]
+                if self.sessions
+                else None
+            )
+        self._remember_open_sessions()
+        self.notify(f"Closed {session.script} ({session.account_name})", timeout=3)
+        self._update_sub_title()
+        if self._main is not None and self.screen is self._main:
+            self._main.refresh_sessions()
+            self._main.show_selected()
+
+    async def stop_all(self) -> None:
+        sessions, self.sessions = self.sessions, []
+        await asyncio.gather(*(s.stop() for s in sessions), return_exceptions=True)
+
+    async def stop_session(self) -> None:
+        """Stop the selected session (the single-session flow's back key)."""
+        if self.selected is not None:
+            await self.close_session(self.selected)
+
+    # -- budget and settings -------------------------------------------------
+
+    def _beating(self) -> list[HeartbeatSession]:
+        return [s for s in self.sessions if s.state not in (State.PAUSED, State.FAILED)]
+
+    def planned_requests(self) -> float:
+        return planned_requests(s.interval for s in self._beating())
+
+    def budget_changed(self) -> None:
+        if self._main is not None and self.screen is self._main:
+            self._main.refresh_sessions()
+
+    def request_interval(self, session: HeartbeatSession, seconds: float) -> None:
+        """Change a session's interval unless the budget forbids it."""
+        others = [s.interval for s in self._beating() if s is not session]
+        verdict, planned = self.budget.check_plan([*others, seconds])
+        if verdict == "over":
+            self.notify(
+                f"Interval not changed: {seconds:g} s would plan {planned:.0f} "
+                f"requests per 5 minutes, over the limit of {self.budget.limit}",
+                severity="error",
+                timeout=8,
+            )
+            return
+
+        def apply() -> None:
+            session.set_interval(seconds)
+            self.options.args.interval = seconds
+            self.config.interval = seconds
+            self._remember_open_sessions()
+            if self.demo:
+                self._save_settings()
+            self.notify(f"{session.script}: interval set to {seconds:g} s", timeout=3)
+            self.budget_changed()
+            if self._main is not None:
+                self._main.session_changed(session)
+
+        if verdict == "warn" and seconds < session.interval:
+            from tui.screens.confirm import ConfirmScreen
+
+            def answer(confirmed: bool | None) -> None:
+                if confirmed:
+                    apply()
+
+            self.push_screen(
+                ConfirmScreen(
+                    f"At {seconds:g} s the sessions plan {planned:.0f} requests per "
+                    f"5 minutes, over 80% of the limit of {self.budget.limit}. "
+                    "Change it anyway?",
+                    yes="Change",
+                    no="Cancel",
+                ),
+                answer,
+            )
+            return
+        apply()
 
     def remember_interval(self, seconds: float) -> None:
         self.options.args.interval = seconds
         self.config.interval = seconds
-        problem = settings_mod.save(self.config)
-        if problem:
-            self.notify(problem, severity="warning")
+        self._save_settings()
+
+    def toggle_theme(self) -> None:
+        light = self.theme != "textual-light"
+        self.theme = "textual-light" if light else "textual-dark"
+        self.config.theme = "light" if light else "dark"
+        self._save_settings()
+
+    def toggle_bell(self) -> None:
+        self.config.bell = not self.config.bell
+        self._save_settings()
+        state = "on" if self.config.bell else "off"
+        self.notify(f"Terminal bell on failures: {state}", timeout=3)
+
+    def action_help(self) -> None:
+        from tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def _update_sub_title(self) -> None:
+        parts = []
+        session = self.selected
+        if session is not None:
+            parts.append(
+                f"{session.account_name} ({short_id(session.account_id)}) · "
+                f"{session.script}"
+            )
+        if len(self.sessions) > 1:
+            parts.append(f"{len(self.sessions)} sessions")
+        if self.demo:
+            parts.append("demo API")
+        self.sub_title = " · ".join(parts)
 
     # -- engine callbacks ----------------------------------------------------
 
-    def _visible_session_screen(self, session: HeartbeatSession | None):
-        """Return the session screen on top showing ``session``, else None."""
-        from tui.screens.session import SessionScreen
-
-        stack = self.screen_stack
-        for screen in reversed(stack):
-            if isinstance(screen, SessionScreen) and screen.session is session:
-                return screen
+    def _main_ready(self) -> SessionScreen | None:
+        main = self._main
+        if main is not None and main.ready and main.is_attached:
+            return main
         return None
 
     def _on_beat(self, beat: Beat) -> None:
+        session = self.session_by_id(beat.session_id)
+        if session is None:
+            return
+        stats = self._stats.get(session.session_id)
+        if stats is not None:
+            stats.add(beat)
         # A screen that is not mounted yet loads this beat from the store.
-        screen = self._visible_session_screen(self.session)
-        if screen is not None and screen.ready:
-            screen.add_beat(beat)
+        main = self._main_ready()
+        if main is not None:
+            main.add_beat(session, beat)
 
     def _on_status(self, session: HeartbeatSession) -> None:
-        screen = self._visible_session_screen(session)
-        if screen is not None and screen.ready:
-            screen.refresh_status()
+        previous = self._last_state.get(session.session_id)
+        self._last_state[session.session_id] = session.state
+        if previous is not None and previous is not session.state:
+            self._notify_state(session, previous)
+        main = self._main_ready()
+        if main is not None and session in self.sessions:
+            main.session_changed(session)
+
+    def _notify_state(self, session: HeartbeatSession, previous: State) -> None:
+        severity = NOTIFY_ON.get((previous, session.state))
+        if severity is None or self._quitting:
+            return
+        name = f"{session.script} ({session.account_name})"
+        if session.state is State.ALIVE:
+            message = f"{name} recovered"
+        elif session.state is State.RETRYING:
+            message = f"{name} is retrying: {session.last_error}"
+        else:
+            message = f"{name} failed: {session.last_error}"
+        self.notify(message, severity=severity, timeout=8)  # type: ignore[arg-type]
+        if severity == "error" and self.config.bell:
+            self.bell()
 
     # -- command palette -----------------------------------------------------
 

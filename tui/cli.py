@@ -88,6 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --headless: stop after N heartbeats",
     )
     parser.add_argument(
+        "--events",
+        action="store_true",
+        help="with --headless: also print every live-tail event as a JSON line",
+    )
+    parser.add_argument(
         "--list-accounts",
         action="store_true",
         help="print the accounts the credential can see, one JSON line each",
@@ -153,6 +158,8 @@ def resolve_options(
 
     if args.count is not None and not args.headless:
         raise UserError("--count works only with --headless")
+    if args.events and not args.headless:
+        raise UserError("--events works only with --headless")
     if args.list_accounts and args.list_scripts:
         raise UserError("use either --list-accounts or --list-scripts, not both")
 

@@ -20,12 +20,14 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from tui import envelope as env
 from tui.api import CloudflareClient
 from tui.envelope import CallResult
 from tui.history import Beat, HistoryStore
 from tui.logsetup import scrub
+from tui.text import duration
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +115,9 @@ class HeartbeatSession:
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
         rng: Callable[[], float] = random.random,
+        session_id: int | None = None,
+        filters: list[dict[str, Any]] | None = None,
+        filter_combination: str = "and",
     ):
         self.client = client
         self.account_id = account_id
@@ -120,7 +125,18 @@ class HeartbeatSession:
         self.script = script
         self.interval = check_interval(interval)
         self.store = store or HistoryStore(None)
-        self.session_id = self.store.start_session(account_id, account_name, script)
+        # Reopening a stored session continues its history; the first beat
+        # then shows the gap since the app last beat for it.
+        self._closed_since: float | None = None
+        self._reopened = False
+        self._seq_base = 0
+        if session_id is not None and self.store.reopen_session(session_id):
+            self._reopened = True
+            self.session_id = session_id
+            self._seq_base = self.store.count(session_id)
+            self._closed_since = self.store.last_beat_time(session_id)
+        else:
+            self.session_id = self.store.start_session(account_id, account_name, script)
         self._on_beat = on_beat
         self._on_status = on_status
         self._clock = clock
@@ -135,6 +151,10 @@ class HeartbeatSession:
         self.next_due: float | None = None
         self.beats_sent = 0
         self.ws_url: str | None = None
+        # The live-tail filter list and how its entries combine ("and", "or"),
+        # sent with every prepare call.
+        self.filters: list[dict[str, Any]] = list(filters or [])
+        self.filter_combination = filter_combination
         self.last_result: CallResult | None = None
 
         self._prepared = False
@@ -342,17 +362,60 @@ class HeartbeatSession:
         the machine slept, or a reply took that long.
         """
         if self._prev_sent is None:
-            return None
+            if self._closed_since is None:
+                return None
+            closed_for = sent_wall - self._closed_since
+            self._closed_since = None
+            return round(closed_for, 1) if closed_for > self.interval else None
         prev_mono, prev_wall = self._prev_sent
         actual = max(sent_mono - prev_mono, sent_wall - prev_wall)
         if actual - self._expected_gap > self.interval:
             return round(actual, 1)
         return None
 
-    async def _prepare(self) -> CallResult:
-        result = await self.client.prepare_live_tail(
-            self.account_id, self.script, deadline=deadline_for(self.interval)
+    async def refresh_ws_url(self) -> str | None:
+        """Prepare the live tail again and return its new WebSocket URL.
+
+        The event stream calls this when the server rejects the old URL, and
+        the UI after changing ``filters``. A failure is logged and returns
+        None; the heartbeat schedule and state are left as they are.
+        """
+        if self._stopping:
+            return None
+        result = await self._prepare_call()
+        if self._stopping:
+            return None
+        ws_url = result.extra.get("ws_url") if result.ok else None
+        if not isinstance(ws_url, str):
+            log.warning(
+                "preparing the live tail again failed for %s/%s: %s",
+                self.account_id,
+                self.script,
+                scrub(result.message) if not result.ok else "the reply had no wsUrl",
+            )
+            return None
+        self.ws_url = ws_url
+        log.info("live tail prepared again for %s/%s", self.account_id, self.script)
+        return ws_url
+
+    def set_filters(
+        self, filters: list[dict[str, Any]], combination: str = "and"
+    ) -> None:
+        """Store the filters for the next prepare call; call refresh_ws_url next."""
+        self.filters = list(filters)
+        self.filter_combination = combination
+
+    async def _prepare_call(self) -> CallResult:
+        return await self.client.prepare_live_tail(
+            self.account_id,
+            self.script,
+            deadline=deadline_for(self.interval),
+            filters=self.filters,
+            filter_combination=self.filter_combination,
         )
+
+    async def _prepare(self) -> CallResult:
+        result = await self._prepare_call()
         if self._stopping:
             return result
         if result.ok:
@@ -386,9 +449,10 @@ class HeartbeatSession:
             http_status=result.http_status,
             latency_ms=result.latency_ms,
             outcome=result.outcome,
-            message=self._beat_message(result),
+            message=self._gap_note(gap) + self._beat_message(result),
             ray=result.ray,
             gap_s=gap,
+            seq=self._seq_base + self.beats_sent,
         )
         try:
             self.store.add_beat(beat)
@@ -405,6 +469,16 @@ class HeartbeatSession:
         if self._on_beat is not None:
             self._on_beat(beat)
         return result
+
+    def _gap_note(self, gap: float | None) -> str:
+        if gap is None:
+            return ""
+        reason = (
+            "app closed"
+            if self.beats_sent == 1 and self._reopened
+            else ("beats missed: process suspended, machine asleep or reply slow")
+        )
+        return f"gap of {duration(gap)} ({reason}) · "
 
     def _beat_message(self, result: CallResult) -> str:
         if not result.ok:

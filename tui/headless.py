@@ -18,17 +18,14 @@ from tui.engine import HeartbeatSession, State
 from tui.errors import UserError
 from tui.history import Beat, HistoryError, HistoryStore
 from tui.logsetup import scrub
+from tui.text import iso_utc
 
 if TYPE_CHECKING:
     from tui.cli import Options
+    from tui.headless_events import HeadlessEvents
 
 EXIT_FATAL_OUTCOME = 3
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-
-def iso_utc(epoch: float) -> str:
-    stamp = dt.datetime.fromtimestamp(epoch, dt.UTC)
-    return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def beat_record(beat: Beat, account_id: str, script: str) -> dict[str, Any]:
@@ -123,14 +120,21 @@ async def _run(options: Options, credential: Credential, config: Any) -> int:
 
     done = asyncio.Event()
     fatal = False
+    # With --events, every line says what it is: a heartbeat or an event.
+    kind = {"kind": "heartbeat"} if options.args.events else {}
+    events: HeadlessEvents | None = None
 
     def on_beat(beat: Beat) -> None:
-        _print_line(beat_record(beat, account_id, script))
+        _print_line({**kind, **beat_record(beat, account_id, script)})
+        if events is not None:
+            events.follow()
         if count is not None and session.beats_sent >= count:
             done.set()
 
     def on_status(current: HeartbeatSession) -> None:
         nonlocal fatal
+        if events is not None:
+            events.follow()
         if current.state is State.FAILED:
             fatal = True
             done.set()
@@ -145,6 +149,13 @@ async def _run(options: Options, credential: Credential, config: Any) -> int:
         on_beat=on_beat,
         on_status=on_status,
     )
+    if options.args.events:
+        # Imported only here: it loads the websockets package.
+        from tui.headless_events import HeadlessEvents
+
+        events = HeadlessEvents(
+            session, options.base_url, credential, _print_line, config.ca_bundle
+        )
     loop = asyncio.get_running_loop()
     for signum in STOP_SIGNALS:
         loop.add_signal_handler(signum, done.set)
@@ -158,6 +169,8 @@ async def _run(options: Options, credential: Credential, config: Any) -> int:
     finally:
         failed_before_beat = fatal and session.beats_sent == 0
         last = session.last_result
+        if events is not None:
+            await events.stop()
         await session.stop()
         store.close()
         for signum in STOP_SIGNALS:
@@ -166,6 +179,7 @@ async def _run(options: Options, credential: Credential, config: Any) -> int:
         # Preparing the tail failed: print it as a line like a beat would be.
         _print_line(
             {
+                **kind,
                 "time": iso_utc(dt.datetime.now(dt.UTC).timestamp()),
                 "account_id": account_id,
                 "script": script,

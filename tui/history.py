@@ -17,7 +17,7 @@ from tui.logsetup import scrub
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
     id INTEGER PRIMARY KEY,
@@ -37,10 +37,15 @@ CREATE TABLE IF NOT EXISTS beats (
     outcome TEXT NOT NULL,
     message TEXT NOT NULL,
     ray TEXT,
-    gap_s REAL
+    gap_s REAL,
+    seq INTEGER
 );
 CREATE INDEX IF NOT EXISTS beats_by_session ON beats(session_id, id);
 """
+COLUMNS = (
+    "id, session_id, time, ok, http_status, latency_ms, outcome, message, ray,"
+    " gap_s, seq"
+)
 
 
 @dataclass
@@ -57,6 +62,8 @@ class Beat:
     ray: str | None = None
     gap_s: float | None = None
     id: int | None = None
+    # The beat's number within its session, from 1.
+    seq: int | None = None
 
 
 class HistoryError(Exception):
@@ -102,6 +109,10 @@ class HistoryStore:
             if check is None or check[0] != "ok":
                 raise sqlite3.DatabaseError(f"integrity check failed: {check}")
             db.executescript(SCHEMA)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(beats)")}
+            if "seq" not in columns:
+                # Databases written before beats were numbered.
+                db.execute("ALTER TABLE beats ADD COLUMN seq INTEGER")
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except sqlite3.DatabaseError:
             db.close()
@@ -143,7 +154,8 @@ class HistoryStore:
         """Store one beat (committed at once) and return it with its row id."""
         cursor = self._db.execute(
             "INSERT INTO beats (session_id, time, ok, http_status, latency_ms,"
-            " outcome, message, ray, gap_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " outcome, message, ray, gap_s, seq)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 beat.session_id,
                 beat.time,
@@ -154,6 +166,7 @@ class HistoryStore:
                 scrub(beat.message),
                 beat.ray,
                 beat.gap_s,
+                beat.seq,
             ),
         )
         beat.id = cursor.lastrowid
@@ -167,7 +180,7 @@ class HistoryStore:
         failures_only: bool = False,
     ) -> list[Beat]:
         """Return up to ``limit`` beats of a session, newest first."""
-        query = "SELECT * FROM beats WHERE session_id = ?"
+        query = f"SELECT {COLUMNS} FROM beats WHERE session_id = ?"
         args: list[object] = [session_id]
         if before_id is not None:
             query += " AND id < ?"
@@ -179,6 +192,35 @@ class HistoryStore:
         rows = self._db.execute(query, args).fetchall()
         return [_beat_from_row(row) for row in rows]
 
+    def reopen_session(self, session_id: int) -> bool:
+        """Mark a stored session open again; return False if it does not exist."""
+        cursor = self._db.execute(
+            "UPDATE sessions SET ended_at = NULL WHERE id = ?", (session_id,)
+        )
+        return cursor.rowcount == 1
+
+    def last_beat_time(self, session_id: int) -> float | None:
+        row = self._db.execute(
+            "SELECT MAX(time) FROM beats WHERE session_id = ?", (session_id,)
+        ).fetchone()
+        return None if row is None or row[0] is None else float(row[0])
+
+    def iter_beats(self, session_id: int):
+        """Yield every beat of a session, oldest first, without loading all."""
+        cursor = self._db.execute(
+            f"SELECT {COLUMNS} FROM beats WHERE session_id = ? ORDER BY id",
+            (session_id,),
+        )
+        for row in cursor:
+            yield _beat_from_row(row)
+
+    def outcome_rows(self, session_id: int):
+        """Yield (time, ok, latency_ms) of every beat, oldest first."""
+        yield from self._db.execute(
+            "SELECT time, ok, latency_ms FROM beats WHERE session_id = ? ORDER BY id",
+            (session_id,),
+        )
+
     def count(self, session_id: int) -> int:
         row = self._db.execute(
             "SELECT COUNT(*) FROM beats WHERE session_id = ?", (session_id,)
@@ -187,7 +229,9 @@ class HistoryStore:
 
 
 def _beat_from_row(row: tuple) -> Beat:
-    beat_id, session_id, when, ok, status, latency, outcome, message, ray, gap = row
+    beat_id, session_id, when, ok, status, latency, outcome, message, ray, gap, seq = (
+        row
+    )
     return Beat(
         session_id=session_id,
         time=when,
@@ -199,4 +243,5 @@ def _beat_from_row(row: tuple) -> Beat:
         ray=ray,
         gap_s=gap,
         id=beat_id,
+        seq=seq,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 
 
@@ -27,3 +28,9 @@ def duration(seconds: float) -> str:
         return f"{minutes} min {secs} s" if secs else f"{minutes} min"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
+def iso_utc(epoch: float) -> str:
+    """Format epoch seconds as ISO 8601 in UTC with milliseconds and a Z."""
+    stamp = dt.datetime.fromtimestamp(epoch, dt.UTC)
+    return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -28,11 +28,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from tui.demo import data
 from tui.demo.data import DEMO_EMAIL, DEMO_GLOBAL_KEY, DEMO_TOKEN
+
+if TYPE_CHECKING:
+    from tui.demo.ws import LiveTailServer
 
 __all__ = [
     "API_PREFIX",
@@ -377,6 +380,7 @@ class DemoApi:
         rng: random.Random,
         rate_limiter: RateLimiter,
         stop_event: threading.Event,
+        live_tail: LiveTailServer | None = None,
     ) -> None:
         # Scheme, host and port of the server, for the WebSocket URL.
         self.origin = origin
@@ -385,6 +389,7 @@ class DemoApi:
         self._rng = rng
         self._rng_lock = threading.Lock()
         self._stop_event = stop_event
+        self._live_tail = live_tail
 
     def new_ray_id(self) -> str:
         """Return a cf-ray value in Cloudflare's form, 16 hex digits and a site."""
@@ -511,10 +516,19 @@ class DemoApi:
         script_id = _require_script(account, body)
         _validate_live_tail_options(body)
         session_id = self._random_hex(32)
-        # NOTE: the demo server does not serve this WebSocket URL yet, so a
-        # client that connects to it gets a 400 "No route" reply.
-        ws_url = f"{self.origin.replace('http', 'ws', 1)}{API_PREFIX}"
-        ws_url += f"/live-tail/ws/{session_id}"
+        if self._live_tail is not None:
+            ws_url = self._live_tail.register(
+                session_id,
+                account["id"],
+                script_id,
+                body.get("filters"),
+                str(body.get("filterCombination", "and")).lower(),
+            )
+        else:
+            # Without the WebSocket server the URL leads nowhere: connecting
+            # to it gets a 400 "No route" reply from this server.
+            ws_url = f"{self.origin.replace('http', 'ws', 1)}{API_PREFIX}"
+            ws_url += f"/live-tail/ws/{session_id}"
         logger.debug("Live tail started for %s in account %s", script_id, account["id"])
         messages = [{"message": SUCCESS_MESSAGE}]
         return Reply(200, success_envelope({"wsUrl": ws_url}, messages=messages))
@@ -962,6 +976,8 @@ class DemoServer:
         latency: tuple[float, float] = (0.04, 0.18),
         seed: int | None = None,
         rate_limit: tuple[int, float] = (1200, 300.0),
+        event_rate: float = 5.0,
+        live_tail: bool = True,
     ) -> None:
         _validate_loopback(host)
         low, high = latency
@@ -985,6 +1001,17 @@ class DemoServer:
         self._thread: threading.Thread | None = None
         # Bound port, kept after stop() so that base_url still names the server.
         self._port: int | None = None
+        self._seed = seed
+        if event_rate <= 0:
+            raise ValueError(f"event_rate must be positive: {event_rate}")
+        self._event_rate = float(event_rate)
+        self._serve_live_tail = live_tail
+        self._live_tail: LiveTailServer | None = None
+
+    @property
+    def live_tail(self) -> LiveTailServer | None:
+        """The WebSocket server of the live-tail sessions, once started."""
+        return self._live_tail
 
     @property
     def requests(self) -> RequestLog:
@@ -1020,6 +1047,11 @@ class DemoServer:
         httpd = _DemoHTTPServer(
             (self.host, self._requested_port), family, self._requests
         )
+        try:
+            live_tail = self._start_live_tail()
+        except BaseException:
+            httpd.server_close()
+            raise
         self._httpd = httpd
         self._port = httpd.server_port
         httpd.api = DemoApi(
@@ -1028,6 +1060,7 @@ class DemoServer:
             rng=self._rng,
             rate_limiter=self._rate_limiter,
             stop_event=self._stop_event,
+            live_tail=live_tail,
         )
         self._thread = threading.Thread(
             target=httpd.serve_forever,
@@ -1038,6 +1071,18 @@ class DemoServer:
         self._thread.start()
         logger.info("Demo API started at %s", self.base_url)
         return self
+
+    def _start_live_tail(self) -> LiveTailServer | None:
+        if not self._serve_live_tail:
+            return None
+        # Imported here so that the API alone starts without the websockets
+        # package being loaded.
+        from tui.demo.ws import LiveTailServer
+
+        self._live_tail = LiveTailServer(
+            self.host, rate=self._event_rate, seed=self._seed
+        ).start()
+        return self._live_tail
 
     def stop(self) -> None:
         """Stop serving and close every connection. Safe to call more than once.
@@ -1052,6 +1097,8 @@ class DemoServer:
         httpd.shutdown()
         httpd.close_connections()
         httpd.server_close()
+        if self._live_tail is not None:
+            self._live_tail.stop()
         if self._thread is not None:
             self._thread.join(timeout=1.0)
         logger.info("Demo API stopped")

@@ -19,7 +19,10 @@ if TYPE_CHECKING:
 class AccountScreen(PickerScreen):
     """Choose the Cloudflare account whose Worker to tail."""
 
-    BINDINGS = [Binding("f2", "enter_token", "Token", id="enter_token")]
+    BINDINGS = [
+        Binding("f2", "enter_token", "Token", id="enter_token"),
+        Binding("escape", "leave", "Sessions", id="leave_pickers"),
+    ]
     title_text = "Choose an account"
     filter_placeholder = "Type to filter accounts by name or id"
 
@@ -29,6 +32,9 @@ class AccountScreen(PickerScreen):
 
     def action_reload(self) -> None:
         self.load_accounts()
+
+    def action_leave(self) -> None:
+        self.livetail.leave_pickers()
 
     def action_enter_token(self) -> None:
         from tui.screens.token import TokenScreen

@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, OptionList, Static
 from textual.widgets.option_list import Option
@@ -63,17 +64,23 @@ class PickerScreen(Screen[None]):
         self.query_one("#picker-list", OptionList).focus()
 
     def set_context(self, text: Text | str) -> None:
-        self.query_one("#picker-context", Static).update(text)
+        for widget in self.query("#picker-context").results(Static):
+            widget.update(text)
 
     def set_message(self, text: str, error: bool = False) -> None:
-        message = self.query_one("#picker-message", Static)
-        message.update(Text(text, style="bold red" if error else "dim"))
-        message.set_class(error, "error")
+        # query, not query_one: the screen may close while its list loads.
+        for message in self.query("#picker-message").results(Static):
+            message.update(Text(text, style="bold red" if error else "dim"))
+            message.set_class(error, "error")
 
     def set_choices(self, choices: list[Choice], preselect: str | None = None) -> None:
         self.choices = choices
         self.preselect = preselect
-        self._show(self.query_one("#picker-filter", Input).value)
+        try:
+            self._show(self.query_one("#picker-filter", Input).value)
+        except NoMatches:
+            # The screen was closed while its list was loading.
+            return
 
     def _show(self, needle: str) -> None:
         option_list = self.query_one("#picker-list", OptionList)

@@ -1,127 +1,293 @@
-"""The session screen: status pane above, heartbeat history below."""
+"""The sessions screen: every open session, and the selected one in detail.
+
+The App owns the sessions; this screen only shows what the engine reports
+and sends the user's keys to the selected session.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from textual import events
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header
+from textual.widgets import DataTable, Footer, Header
 
 from tui.engine import HeartbeatSession, State
 from tui.history import Beat
+from tui.keys import key_for
 from tui.widgets.history import HistoryTable
+from tui.widgets.sessions import SessionsTable
+from tui.widgets.stats import StatsBar
 from tui.widgets.status import StatusPane
 
 if TYPE_CHECKING:
     from tui.app import LiveTailApp
 
+# At this width and more, the sessions pane sits left of the details.
+WIDE = 120
+
 
 class SessionScreen(Screen[None]):
-    """Shows one heartbeat session; the App owns the session itself."""
+    """Sessions pane, status, uptime and history of the selected session."""
 
     BINDINGS = [
         Binding("b", "beat_now", "Beat now", id="beat_now"),
-        Binding("p", "toggle_pause", "Pause/resume", id="toggle_pause"),
+        Binding("p", "toggle_pause", "Pause", id="toggle_pause"),
         Binding("i", "change_interval", "Interval", id="change_interval"),
         Binding("r", "retry", "Retry", id="retry"),
-        Binding("escape", "back", "Pickers", id="back"),
+        Binding("a", "add_session", "Add", id="add_session"),
+        Binding("escape", "add_session", "Pickers", id="back", show=False),
+        Binding("x", "close_session", "Close", id="close_session"),
+        Binding("tab", "next_session", "Next", id="next_session", priority=True),
+        Binding("f", "failures_only", "Failures", id="failures_only"),
+        Binding("e", "export", "Export", id="export"),
+        Binding("t", "toggle_theme", "Theme", id="toggle_theme", show=False),
+        Binding("g", "toggle_bell", "Bell", id="toggle_bell", show=False),
+        Binding("f1", "help", "Help", id="help"),
     ]
 
-    def __init__(self, session: HeartbeatSession):
+    def __init__(self) -> None:
         super().__init__()
-        self.session = session
         self.ready = False
 
     @property
     def livetail(self) -> LiveTailApp:
         return self.app  # type: ignore[return-value]
 
+    @property
+    def selected(self) -> HeartbeatSession | None:
+        return self.livetail.selected
+
     def compose(self) -> ComposeResult:
         credential = self.livetail.credential
         described = credential.description if credential else "no credential"
         yield Header()
         with Vertical(id="session"):
-            yield StatusPane(self.session, described, id="status")
-            yield HistoryTable(
-                self.session.store, self.session.session_id, id="history"
-            )
+            yield SessionsTable(id="sessions")
+            with Vertical(id="details"):
+                yield StatusPane(described, id="status")
+                yield StatsBar(id="stats")
+                yield HistoryTable(self.livetail.store, None, id="history")
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one(HistoryTable)
         # The countdown is the only thing that changes without an event.
-        self.set_interval(1.0, self.refresh_status)
-        table.focus()
+        self.set_interval(1.0, self.tick)
+        self.refresh_sessions()
+        self.show_selected()
+        self.query_one(HistoryTable).focus()
         self.ready = True
 
-    def refresh_status(self) -> None:
-        self.query_one(StatusPane).refresh_status()
+    def on_screen_resume(self) -> None:
+        # Back from the pickers or a dialog: a session may have been added.
+        if self.ready:
+            self.refresh_sessions()
+            self.show_selected()
 
-    def add_beat(self, beat: Beat) -> None:
-        self.query_one(HistoryTable).add_beat(beat)
-        self.refresh_status()
+    def on_resize(self, event: events.Resize) -> None:
+        self.set_class(event.size.width >= WIDE, "-wide")
+
+    # -- what the App calls --------------------------------------------------
+
+    def refresh_sessions(self) -> None:
+        app = self.livetail
+        selected = app.selected.session_id if app.selected else None
+        table = self.query_one(SessionsTable)
+        table.set_sessions(app.sessions, selected)
+        self._show_budget()
+
+    def _show_budget(self) -> None:
+        app = self.livetail
+        used, planned = app.budget.used(), app.planned_requests()
+        self.query_one(
+            SessionsTable
+        ).border_subtitle = (
+            f"requests {used}/{app.budget.limit} per 5 min · plan {planned:.0f}"
+        )
+
+    def show_selected(self) -> None:
+        session = self.selected
+        self.query_one(StatusPane).show(session)
+        self.query_one(HistoryTable).show_session(
+            session.session_id if session else None
+        )
+        self.query_one(StatsBar).show(self.livetail.stats_for(session))
+
+    def session_changed(self, session: HeartbeatSession) -> None:
+        self.query_one(SessionsTable).update_session(session)
+        if session is self.selected:
+            self.query_one(StatusPane).refresh_status()
+
+    def add_beat(self, session: HeartbeatSession, beat: Beat) -> None:
+        self.query_one(SessionsTable).update_session(session)
+        if session is self.selected:
+            self.query_one(HistoryTable).add_beat(beat)
+            self.query_one(StatusPane).refresh_status()
+            self.query_one(StatsBar).show(self.livetail.stats_for(session))
+
+    def tick(self) -> None:
+        self.query_one(StatusPane).refresh_status()
+        self._show_budget()
+
+    # -- selection -----------------------------------------------------------
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if not isinstance(event.data_table, SessionsTable) or event.row_key is None:
+            return
+        session = self.livetail.session_by_id(int(event.row_key.value or 0))
+        if session is not None and session is not self.selected:
+            self.livetail.select(session)
+            self.show_selected()
+
+    def action_next_session(self) -> None:
+        sessions = self.livetail.sessions
+        if not sessions:
+            return
+        current = self.selected
+        index = sessions.index(current) if current in sessions else -1
+        self.livetail.select(sessions[(index + 1) % len(sessions)])
+        self.refresh_sessions()
+        self.show_selected()
+
+    # -- actions on the selected session -------------------------------------
+
+    def _require_session(self) -> HeartbeatSession | None:
+        session = self.selected
+        if session is None:
+            key = key_for("add_session", self.livetail.keymap)
+            self.notify(f"No session open: press {key} to add one", timeout=3)
+        return session
 
     def action_beat_now(self) -> None:
-        self.session.beat_now()
-        self.notify("Sending a heartbeat now", timeout=2)
+        if session := self._require_session():
+            session.beat_now()
+            self.notify(f"Sending a heartbeat for {session.script} now", timeout=2)
 
     def action_retry(self) -> None:
-        if self.session.state not in (State.FAILED, State.RETRYING, State.PAUSED):
+        session = self._require_session()
+        if session is None:
+            return
+        if session.state not in (State.FAILED, State.RETRYING, State.PAUSED):
             self.notify("The session is not failing; nothing to retry", timeout=3)
             return
-        self.session.retry()
-        self.notify("Retrying now", timeout=2)
+        session.retry()
+        self.notify(f"Retrying {session.script} now", timeout=2)
 
     def action_toggle_pause(self) -> None:
-        self.session.toggle_pause()
+        session = self._require_session()
+        if session is None:
+            return
+        session.toggle_pause()
         self.notify(
-            "Paused: no heartbeats until you resume"
-            if self.session.paused
-            else "Resumed",
+            f"Paused {session.script}: no heartbeats until you resume"
+            if session.paused
+            else f"Resumed {session.script}",
             timeout=3,
         )
-        self.refresh_status()
+        self.livetail.budget_changed()
+        self.session_changed(session)
 
     def action_change_interval(self) -> None:
         from tui.screens.interval import IntervalScreen
 
+        session = self._require_session()
+        if session is None:
+            return
+
         def apply(seconds: float | None) -> None:
-            if seconds is None:
-                return
-            self.session.set_interval(seconds)
-            self.livetail.remember_interval(seconds)
-            self.notify(f"Heartbeat interval set to {seconds:g} s", timeout=3)
-            self.refresh_status()
+            if seconds is not None:
+                self.livetail.request_interval(session, seconds)
 
-        self.app.push_screen(IntervalScreen(self.session.interval), apply)
+        self.app.push_screen(IntervalScreen(session.interval), apply)
 
-    def action_back(self) -> None:
-        self.app.run_worker(
-            self.livetail.back_to_pickers(), group="navigate", exclusive=True
-        )
+    def action_add_session(self) -> None:
+        self.livetail.add_session_flow()
+
+    def action_close_session(self) -> None:
+        session = self._require_session()
+        if session is not None:
+            self.app.run_worker(self.livetail.close_session(session), group="navigate")
+
+    def action_failures_only(self) -> None:
+        table = self.query_one(HistoryTable)
+        table.set_failures_only(not table.failures_only)
+
+    def action_export(self) -> None:
+        from tui.screens.export import ExportScreen
+
+        if session := self._require_session():
+            self.app.push_screen(ExportScreen(session))
+
+    def action_toggle_theme(self) -> None:
+        self.livetail.toggle_theme()
+
+    def action_toggle_bell(self) -> None:
+        self.livetail.toggle_bell()
+
+    def action_help(self) -> None:
+        self.livetail.action_help()
 
     def palette_commands(self) -> list[SystemCommand]:
-        return [
-            SystemCommand(
-                "Beat now", "Send a heartbeat at once (b)", self.action_beat_now
-            ),
-            SystemCommand(
+        def key(binding_id: str) -> str:
+            return key_for(binding_id, self.livetail.keymap)
+
+        entries = [
+            ("Beat now", "Send a heartbeat at once", "beat_now", self.action_beat_now),
+            (
                 "Pause or resume",
-                "Stop or restart heartbeats (p)",
+                "Stop or restart heartbeats",
+                "toggle_pause",
                 self.action_toggle_pause,
             ),
-            SystemCommand(
+            (
                 "Change interval",
-                "Set the seconds between heartbeats (i)",
+                "Set the seconds between heartbeats",
+                "change_interval",
                 self.action_change_interval,
             ),
-            SystemCommand("Retry", "Retry a failed session (r)", self.action_retry),
-            SystemCommand(
-                "Back to pickers",
-                "Stop this session and choose again (Escape)",
-                self.action_back,
+            ("Retry", "Retry a failed session", "retry", self.action_retry),
+            (
+                "Add session",
+                "Pick an account and a Worker",
+                "add_session",
+                self.action_add_session,
             ),
+            (
+                "Close session",
+                "Stop the selected session",
+                "close_session",
+                self.action_close_session,
+            ),
+            (
+                "Next session",
+                "Select the next session",
+                "next_session",
+                self.action_next_session,
+            ),
+            (
+                "Failures only",
+                "Show only failed beats, or all",
+                "failures_only",
+                self.action_failures_only,
+            ),
+            (
+                "Export history",
+                "Write the history to CSV or JSON Lines",
+                "export",
+                self.action_export,
+            ),
+            ("Switch theme", "Dark or light", "toggle_theme", self.action_toggle_theme),
+            (
+                "Bell on failures",
+                "Ring the terminal bell when a session fails",
+                "toggle_bell",
+                self.action_toggle_bell,
+            ),
+        ]
+        return [
+            SystemCommand(title, f"{help_text} ({key(binding_id)})", callback)
+            for title, help_text, binding_id, callback in entries
         ]

@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable
 
 from tui.history import Beat, HistoryStore
-from tui.text import duration, local_time
+from tui.text import local_time
 
 WINDOW = 1000
 PAGE = 200
@@ -34,12 +34,13 @@ class HistoryTable(DataTable):
 
     BINDINGS = [Binding("n", "newest", "Newest", id="history_newest")]
 
-    def __init__(self, store: HistoryStore, session_id: int, **kw):
+    def __init__(self, store: HistoryStore, session_id: int | None, **kw):
         super().__init__(cursor_type="row", zebra_stripes=False, **kw)
         self.store = store
         self.session_id = session_id
+        self.failures_only = False
         self.border_title = "History"
-        # (beat id, number in the session) of the rows shown, newest first.
+        # (beat id, number in the session) of the rows shown.
         self._rows: list[tuple[int, int]] = []
         self.following = True
         self.waiting = 0
@@ -54,14 +55,30 @@ class HistoryTable(DataTable):
         self.add_column("Message", key="message")
         self.show_newest()
 
+    def show_session(self, session_id: int | None) -> None:
+        """Show another session's history, from its newest beat."""
+        self.session_id = session_id
+        self.show_newest()
+
+    def set_failures_only(self, failures_only: bool) -> None:
+        self.failures_only = failures_only
+        self.show_newest()
+
     def show_newest(self) -> None:
         """Replace the window with the newest page of beats."""
-        self.total = self.store.count(self.session_id)
-        beats = self.store.beats(self.session_id, PAGE)
         self.clear()
         self._rows.clear()
-        for offset, beat in enumerate(beats):
-            self._append(beat, self.total - offset)
+        if self.session_id is None:
+            self.total = 0
+            self.following = True
+            self._update_title()
+            return
+        self.total = self.store.count(self.session_id)
+        beats = self.store.beats(
+            self.session_id, PAGE, failures_only=self.failures_only
+        )
+        for beat in beats:
+            self._append(beat)
         self._sort()
         self.following = True
         self.waiting = 0
@@ -74,12 +91,17 @@ class HistoryTable(DataTable):
 
     def add_beat(self, beat: Beat) -> None:
         """Show a new beat at the top, or count it while scrolled back."""
+        if beat.session_id != self.session_id:
+            return
         self.total += 1
+        if self.failures_only and beat.ok:
+            self._update_title()
+            return
         if not self.following:
             self.waiting += 1
             self._update_title()
             return
-        self._append(beat, self.total)
+        self._append(beat)
         while len(self._rows) > WINDOW:
             self._drop_oldest()
         self._sort()
@@ -87,12 +109,17 @@ class HistoryTable(DataTable):
 
     def load_older(self) -> int:
         """Add the next older page below the window; return rows added."""
-        if not self._rows:
+        if not self._rows or self.session_id is None:
             return 0
-        oldest_id, oldest_number = min(self._rows, key=lambda row: row[1])
-        beats = self.store.beats(self.session_id, PAGE, before_id=oldest_id)
-        for offset, beat in enumerate(beats, start=1):
-            self._append(beat, oldest_number - offset)
+        oldest_id = min(row[0] for row in self._rows)
+        beats = self.store.beats(
+            self.session_id,
+            PAGE,
+            before_id=oldest_id,
+            failures_only=self.failures_only,
+        )
+        for beat in beats:
+            self._append(beat)
         while len(self._rows) > WINDOW:
             self._drop_newest()
         if beats:
@@ -106,12 +133,11 @@ class HistoryTable(DataTable):
             if self.load_older():
                 self.move_cursor(row=self.get_row_index(key))
 
-    def _append(self, beat: Beat, number: int) -> None:
+    def _append(self, beat: Beat) -> None:
         assert beat.id is not None
+        number = beat.seq if beat.seq is not None else beat.id
         outcome_style = OUTCOME_STYLES.get(beat.outcome, "bold red")
         message = beat.message
-        if beat.gap_s:
-            message = f"after a gap of {duration(beat.gap_s)} · {message}"
         self.add_row(
             number,
             local_time(beat.time),
@@ -124,12 +150,12 @@ class HistoryTable(DataTable):
         self._rows.append((beat.id, number))
 
     def _drop_oldest(self) -> None:
-        row = min(self._rows, key=lambda r: r[1])
+        row = min(self._rows)
         self._rows.remove(row)
         self.remove_row(str(row[0]))
 
     def _drop_newest(self) -> None:
-        row = max(self._rows, key=lambda r: r[1])
+        row = max(self._rows)
         self._rows.remove(row)
         self.remove_row(str(row[0]))
         self.following = False
@@ -139,6 +165,8 @@ class HistoryTable(DataTable):
 
     def _update_title(self) -> None:
         title = f"History ({self.total} beats)"
+        if self.failures_only:
+            title += " · failures only: press f for all"
         if not self.following:
             title += f" · scrolled back, {self.waiting} new: press n"
         self.border_title = title

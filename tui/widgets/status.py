@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
 from tui.engine import HeartbeatSession, State
-from tui.text import duration, local_time, short_id
+from tui.text import duration, local_time
 
 STATE_STYLES = {
     State.STARTING: "bold yellow",
@@ -28,60 +29,65 @@ STATE_MARKS = {
 
 
 class StatusPane(Static):
-    """Renders a session's status; refreshed on engine events and once a second."""
+    """Renders the selected session's status; refreshed on engine events and
+    once a second for the countdown."""
 
-    def __init__(self, session: HeartbeatSession, credential_text: str, **kw):
+    def __init__(self, credential_text: str, **kw):
         super().__init__(**kw)
-        self.session = session
+        self.session: HeartbeatSession | None = None
         self.credential_text = credential_text
         self.border_title = "Status"
 
-    def on_mount(self) -> None:
+    def show(self, session: HeartbeatSession | None) -> None:
+        self.session = session
         self.refresh_status()
 
     def refresh_status(self) -> None:
         self.update(self.render_status())
 
-    def render_status(self) -> Table:
+    def render_status(self) -> Group | Text:
         session = self.session
-        table = Table.grid(padding=(0, 2))
+        if session is None:
+            return Text("No session open: press a to add one.", style="dim")
+        table = Table.grid(padding=(0, 1), expand=True)
         table.add_column(style="dim", no_wrap=True)
-        table.add_column(overflow="fold")
-
-        account = Text(session.account_name, style="bold")
-        if session.account_name != session.account_id:
-            account.append(f"  {session.account_id}", style="dim")
-        table.add_row("Account", account)
-        table.add_row("Worker", Text(session.script, style="bold"))
-        table.add_row("Credential", Text(self.credential_text))
+        table.add_column(ratio=1, overflow="fold")
+        table.add_column(style="dim", no_wrap=True)
+        table.add_column(ratio=1, overflow="fold")
 
         state = session.state
         state_text = Text(
             f"{STATE_MARKS[state]} {state.value}", style=STATE_STYLES[state]
         )
-        state_text.append(f"  every {duration(session.interval)}", style="dim")
-        table.add_row("State", state_text)
-
-        last_ok = Text(local_time(session.last_ok_wall, with_date=True))
-        table.add_row("Last OK beat", last_ok)
+        state_text.append(f" every {duration(session.interval)}", style="dim")
         latency = session.last_latency_ms
-        table.add_row(
-            "Last latency", Text("—" if latency is None else f"{latency:.0f} ms")
-        )
         failures = Text(str(session.failures))
         if session.failures:
             failures.stylize("bold red")
-        table.add_row("Failures in a row", failures)
-        table.add_row("Next beat", self._next_beat_text())
         error = Text(
             session.last_error or "—", style="red" if session.last_error else ""
         )
         error.truncate(400)
-        table.add_row("Last error", error)
-        return table
+
+        heading = Text("Account    ", style="dim")
+        heading.append(session.account_name, style="bold")
+        heading.append(f"  {session.account_id}", style="dim")
+        heading.append("  Worker ", style="dim")
+        heading.append(session.script, style="bold")
+        table.add_row("Credential", Text(self.credential_text), "State", state_text)
+        table.add_row(
+            "Last OK",
+            Text(local_time(session.last_ok_wall, with_date=True)),
+            "Latency",
+            Text("—" if latency is None else f"{latency:.0f} ms"),
+        )
+        table.add_row("Failures", failures, "Next beat", self._next_beat_text())
+        table.add_row("Last error", error, "", "")
+        return Group(heading, table)
 
     def _next_beat_text(self) -> Text:
         session = self.session
+        assert session is not None
         if session.state is State.PAUSED:
             return Text("paused: press p to resume", style="cyan")
         if session.state is State.FAILED:
@@ -91,8 +97,5 @@ class StatusPane(Static):
         remaining = session.seconds_to_next()
         if remaining is None:
             return Text("—")
-        prefix = "retry" if session.state is State.RETRYING else "in"
+        prefix = "retry in" if session.state is State.RETRYING else "in"
         return Text(f"{prefix} {duration(remaining)}")
-
-
-__all__ = ["StatusPane", "short_id"]
