@@ -41,3 +41,45 @@ def test_worker_picker_filtered_60x20(snap_compare, demo):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(60, 20), run_before=filter_list)
+
+
+def _stalled_app(server, *argv: str):
+    """An app whose sessions stay in 'starting': the API never answers.
+
+    Nothing on screen then depends on the clock, so the snapshot is stable.
+    """
+    from tests.faultserver import Reply
+
+    server.set_default(Reply(delay=60))
+    return make_app(server, *argv)
+
+
+def _sessions_screen_snapshot(snap_compare, size: tuple[int, int]) -> bool:
+    from tests.faultserver import FaultServer
+    from tui.api import Account
+    from tui.screens.session import SessionScreen
+
+    with FaultServer().start() as server:
+        app = _stalled_app(server)
+
+        async def open_sessions(pilot) -> None:
+            for account in data.ACCOUNTS[:3]:
+                script = data.SCRIPTS_BY_ACCOUNT_ID[account["id"]][0]["id"]
+                app._start_session(Account(account["id"], account["name"]), script, 30)
+            app.show_main()
+            assert await wait_for(
+                lambda: isinstance(app.screen, SessionScreen) and app.screen.ready
+            )
+            assert server.wait_for_requests(3, timeout=5)
+            app.screen.refresh_sessions()
+            await pilot.pause()
+
+        return snap_compare(app, terminal_size=size, run_before=open_sessions)
+
+
+def test_sessions_screen_80x24(snap_compare):
+    assert _sessions_screen_snapshot(snap_compare, (80, 24))
+
+
+def test_sessions_screen_60x20(snap_compare):
+    assert _sessions_screen_snapshot(snap_compare, (60, 20))

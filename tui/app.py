@@ -231,12 +231,14 @@ class LiveTailApp(App[int]):
         """Show the sessions screen alone on the stack."""
         from tui.screens.session import SessionScreen
 
-        if self._main is None:
-            self._main = SessionScreen()
-        if self.screen is self._main:
+        if self._main in self.screen_stack:
+            while self.screen is not self._main:
+                self.pop_screen()
             self._main.refresh_sessions()
             self._main.show_selected()
             return
+        # A screen popped off the stack is discarded; build a new one.
+        self._main = SessionScreen()
         self.switch_to(self._main)
 
     def switch_to(self, screen: Screen) -> None:

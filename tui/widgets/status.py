@@ -28,6 +28,10 @@ STATE_MARKS = {
 }
 
 
+# Below this width the status shows one field a row.
+NARROW = 76
+
+
 class StatusPane(Static):
     """Renders the selected session's status; refreshed on engine events and
     once a second for the countdown."""
@@ -37,6 +41,9 @@ class StatusPane(Static):
         self.session: HeartbeatSession | None = None
         self.credential_text = credential_text
         self.border_title = "Status"
+
+    def on_resize(self) -> None:
+        self.refresh_status()
 
     def show(self, session: HeartbeatSession | None) -> None:
         self.session = session
@@ -49,12 +56,6 @@ class StatusPane(Static):
         session = self.session
         if session is None:
             return Text("No session open: press a to add one.", style="dim")
-        table = Table.grid(padding=(0, 1), expand=True)
-        table.add_column(style="dim", no_wrap=True)
-        table.add_column(ratio=1, overflow="fold")
-        table.add_column(style="dim", no_wrap=True)
-        table.add_column(ratio=1, overflow="fold")
-
         state = session.state
         state_text = Text(
             f"{STATE_MARKS[state]} {state.value}", style=STATE_STYLES[state]
@@ -68,21 +69,33 @@ class StatusPane(Static):
             session.last_error or "—", style="red" if session.last_error else ""
         )
         error.truncate(400)
+        fields = [
+            ("Credential", Text(self.credential_text)),
+            ("State", state_text),
+            ("Last OK", Text(local_time(session.last_ok_wall, with_date=True))),
+            ("Latency", Text("—" if latency is None else f"{latency:.0f} ms")),
+            ("Failures", failures),
+            ("Next beat", self._next_beat_text()),
+        ]
 
         heading = Text("Account    ", style="dim")
         heading.append(session.account_name, style="bold")
         heading.append(f"  {session.account_id}", style="dim")
         heading.append("  Worker ", style="dim")
         heading.append(session.script, style="bold")
-        table.add_row("Credential", Text(self.credential_text), "State", state_text)
-        table.add_row(
-            "Last OK",
-            Text(local_time(session.last_ok_wall, with_date=True)),
-            "Latency",
-            Text("—" if latency is None else f"{latency:.0f} ms"),
-        )
-        table.add_row("Failures", failures, "Next beat", self._next_beat_text())
-        table.add_row("Last error", error, "", "")
+
+        # Two label/value pairs a row where there is room, else one.
+        pairs = 2 if self.size.width >= NARROW else 1
+        table = Table.grid(padding=(0, 1), expand=True)
+        for _ in range(pairs):
+            table.add_column(style="dim", no_wrap=True)
+            table.add_column(ratio=1, overflow="fold")
+        for start in range(0, len(fields), pairs):
+            row: list[Text | str] = []
+            for label, value in fields[start : start + pairs]:
+                row += [label, value]
+            table.add_row(*row)
+        table.add_row("Last error", error, *([""] * (2 * pairs - 2)))
         return Group(heading, table)
 
     def _next_beat_text(self) -> Text:
