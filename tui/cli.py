@@ -245,7 +245,9 @@ def _main(argv: Sequence[str] | None) -> int:
 
     setup_logging(debug=args.debug)
     wants_tui = not (args.headless or args.list_accounts or args.list_scripts)
-    if wants_tui and not (sys.stdin.isatty() and sys.stdout.isatty()):
+    # textual serve runs the app over pipes with its web driver.
+    served = bool(os.environ.get("TEXTUAL_DRIVER"))
+    if wants_tui and not served and not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise UserError(
             "the interactive app needs a terminal; for scripts and pipes use "
             "--headless --account ID --script NAME, or --list-accounts"
