@@ -16,7 +16,7 @@ from tests.faultserver import FaultServer
 from tui import credentials, logsetup, paths
 from tui.api import CloudflareClient
 from tui.cli import main
-from tui.credentials import Credential, resolve
+from tui.credentials import MAX_TOKEN_FILE, Credential, resolve
 from tui.errors import UserError
 
 TOKEN_FILE_SECRET = "tokenfile-0123456789abcdefABCDEF"
@@ -274,7 +274,23 @@ def test_token_file_errors(tmp_path, content, expected):
 def test_token_file_is_a_directory(tmp_path):
     with pytest.raises(UserError) as caught:
         resolve(token_file=tmp_path, environ={})
-    assert f"cannot read {tmp_path}" in str(caught.value)
+    assert f"{tmp_path} is not a regular file" in str(caught.value)
+
+
+def test_token_file_fifo_is_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(UserError) as caught:
+        resolve(token_file=fifo, environ={})
+    assert "not a regular file" in str(caught.value)
+
+
+def test_token_file_too_large_is_refused(tmp_path):
+    big = tmp_path / "big"
+    big.write_bytes(b"x" * (MAX_TOKEN_FILE + 1))
+    with pytest.raises(UserError) as caught:
+        resolve(token_file=big, environ={})
+    assert "too large" in str(caught.value)
 
 
 def test_token_file_non_ascii_is_an_error(tmp_path):

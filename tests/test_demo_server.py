@@ -535,7 +535,9 @@ def test_live_tail_returns_ws_url(server: DemoServer, client: httpx.Client) -> N
     }
     response = client.post(LIVE_TAIL.format(ACME_ID), json=body)
     reply = response.json()
-    prefix = f"ws://127.0.0.1:{server.port}/client/v4/live-tail/ws/"
+    # The live-tail WebSocket server listens on a port of its own.
+    assert server.live_tail is not None
+    prefix = f"ws://127.0.0.1:{server.live_tail.port}/client/v4/live-tail/ws/"
     assert response.status_code == 200
     assert reply["success"] is True
     assert reply["errors"] == []

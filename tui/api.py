@@ -77,7 +77,18 @@ def is_loopback(host: str) -> bool:
 def check_base_url(url: str) -> str:
     """Return the base URL without a trailing slash, or raise UserError."""
     url = url.strip()
-    parts = urlsplit(url)
+    if not url.isprintable() or not url.isascii():
+        raise UserError(
+            f"invalid API base URL {_show(url)}: it contains a control character "
+            "or a non-ASCII character"
+        )
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise UserError(f"invalid API base URL {_show(url)}: {exc}") from None
+    if port == 0:
+        raise UserError(f"invalid API base URL {_show(url)}: port 0")
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise UserError(
             f"invalid API base URL {url!r}: expected https://host/path, for "
@@ -161,8 +172,10 @@ class CloudflareClient:
         self._transport = transport
         self.budget = budget
         self._http = self._new_http()
-        # Entries of the last Workers list that had no id and were left out.
+        # What the last listings left out.
         self.skipped_scripts = 0
+        self.skipped_accounts = 0
+        self.accounts_truncated = False
 
     def _new_http(self) -> httpx.AsyncClient:
         host = urlsplit(self.base_url).hostname or ""
@@ -173,7 +186,7 @@ class CloudflareClient:
             follow_redirects=False,
             # A loopback server must never be reached through a proxy.
             trust_env=not loopback,
-            verify=True if loopback else make_ssl_context(self._ca_bundle),
+            verify=make_ssl_context(self._ca_bundle),
             transport=self._transport,
             limits=httpx.Limits(max_connections=4, keepalive_expiry=20.0),
         )
@@ -298,6 +311,8 @@ class CloudflareClient:
         """
         accounts: dict[str, Account] = {}
         seen_pages: set[tuple[str, ...]] = set()
+        self.skipped_accounts = 0
+        self.accounts_truncated = False
         for page in range(1, MAX_PAGES + 1):
             envelope = await self._checked(
                 "listing accounts",
@@ -312,13 +327,31 @@ class CloudflareClient:
             seen_pages.add(ids)
             for row in rows:
                 account = _account_from(row)
-                if account is not None and account.id not in accounts:
+                if account is None:
+                    self.skipped_accounts += 1
+                elif account.id not in accounts:
                     accounts[account.id] = account
             if _last_page(envelope.result_info, page, len(accounts)):
                 break
         else:
+            self.accounts_truncated = True
             log.warning("stopped listing accounts after %d pages", MAX_PAGES)
         return sorted(accounts.values(), key=lambda a: (a.name.lower(), a.id))
+
+    def account_notes(self) -> list[str]:
+        """Say what the last account listing left out, if anything."""
+        notes = []
+        if self.skipped_accounts:
+            notes.append(
+                f"left out {self.skipped_accounts} account entries whose id is "
+                "missing or invalid in the API's reply"
+            )
+        if self.accounts_truncated:
+            notes.append(
+                f"stopped listing accounts after {MAX_PAGES} pages; use --account "
+                "ID for an account not listed"
+            )
+        return notes
 
     async def list_scripts(self, account_id: str) -> list[Script]:
         """Return the account's Workers (the API sends them as one page)."""
@@ -333,16 +366,17 @@ class CloudflareClient:
             if not isinstance(row, dict):
                 continue
             name = row.get("id")
-            if not isinstance(name, str) or not name:
+            if not isinstance(name, str) or not SCRIPT_NAME.fullmatch(name):
+                # The app could not tail a Worker whose name it must reject.
                 skipped += 1
-                log.debug("skipped a Worker entry without an id: %.200r", row)
+                log.debug("skipped a Worker entry without a valid id: %.200r", row)
                 continue
             modified = row.get("modified_on")
             scripts.setdefault(
                 name, Script(name, modified if isinstance(modified, str) else None)
             )
         if skipped:
-            log.warning("skipped %d Worker entries without an id", skipped)
+            log.warning("skipped %d Worker entries without a valid id", skipped)
         self.skipped_scripts = skipped
         return sorted(scripts.values(), key=lambda s: s.id.lower())
 
@@ -431,7 +465,19 @@ def _account_from(row: Any) -> Account | None:
         log.debug("skipped an account entry with an invalid id: %.200r", row)
         return None
     name = row.get("name")
-    return Account(account_id, name if isinstance(name, str) and name else account_id)
+    if not isinstance(name, str) or not name.strip():
+        return Account(account_id, account_id)
+    return Account(account_id, clean_name(name))
+
+
+def clean_name(text: str) -> str:
+    """Make a name from the API safe to draw: no control characters, one line.
+
+    A name is data from the network; an escape sequence in it must never
+    reach the terminal.
+    """
+    cleaned = "".join(ch if ch.isprintable() else "?" for ch in text.strip())
+    return cleaned[:100] + ("…" if len(cleaned) > 100 else "")
 
 
 def _last_page(info: dict[str, Any] | None, page: int, seen: int) -> bool:

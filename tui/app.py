@@ -90,6 +90,7 @@ class LiveTailApp(App[int]):
         self._last_state: dict[int, State] = {}
         self.account: Account | None = None
         self.accounts: list[Account] = []
+        self.account_notes: list[str] = []
         self.script: str | None = None
         self.verified = False
         # --account with --script (or CLOUDFLARE_ACCOUNT_ID) skips the pickers
@@ -124,7 +125,7 @@ class LiveTailApp(App[int]):
                 self.store = HistoryStore(None)
         if self.store.notice:
             self.notify(self.store.notice, severity="warning", timeout=15)
-        for notice in self.config.notices + self.key_notices:
+        for notice in self.options.notices + self.config.notices + self.key_notices:
             self.notify(notice, severity="warning", timeout=15)
         self._update_sub_title()
         if self.credential is None:
@@ -256,8 +257,8 @@ class LiveTailApp(App[int]):
             self.show_main()
 
     def credential_ready(self, credential: Credential) -> None:
+        """Use a credential entered in the app (already verified)."""
         self.credential = credential
-        self.verified = False
         if self.sessions:
             self.pop_screen()
         else:

@@ -32,16 +32,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _interval(text: str) -> float:
-    from tui.engine import check_interval
+    from tui.engine import parse_interval
 
     try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"invalid interval {text!r}: give seconds, from 1 to 3600"
-        ) from None
-    try:
-        return check_interval(value)
+        return parse_interval(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -209,6 +203,10 @@ def resolve_options(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):
+        # A message must never fail because the locale cannot encode it.
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     try:
         return _main(argv)
     except UserError as exc:
@@ -243,7 +241,10 @@ def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     from tui.logsetup import setup_logging
 
-    setup_logging(debug=args.debug)
+    if setup_logging(debug=args.debug) is None:
+        from tui import paths
+
+        _error(f"cannot write the log file {paths.log_file()}; running without a log")
     wants_tui = not (args.headless or args.list_accounts or args.list_scripts)
     # textual serve runs the app over pipes with its web driver.
     served = bool(os.environ.get("TEXTUAL_DRIVER"))
@@ -254,6 +255,10 @@ def _main(argv: Sequence[str] | None) -> int:
         )
 
     demo = None
+    if args.demo and args.base_url:
+        raise UserError("--demo runs its own API on loopback; leave out --base-url")
+    if args.demo and args.api_token_file:
+        raise UserError("--demo uses its own credential; leave out --api-token-file")
     if args.demo:
         from tui.demo.server import DemoServer
 
@@ -276,8 +281,10 @@ def _run(args: argparse.Namespace, demo: object | None) -> int:
             environ.pop(name, None)
     options = resolve_options(args, environ)
     config = settings.load()
-    for notice in options.notices + config.notices:
-        _error(notice)
+    if not wants_credential_screen(args):
+        # The interactive app shows these as notifications instead.
+        for notice in options.notices + config.notices:
+            _error(notice)
     if args.interval is None:
         args.interval = config.interval
 

@@ -29,6 +29,9 @@ API_TOKEN = "api_token"
 GLOBAL_KEY = "global_key"
 OAUTH = "oauth"
 
+# A token is about 40 characters; anything this large is the wrong file.
+MAX_TOKEN_FILE = 64 * 1024
+
 KIND_LABELS = {
     API_TOKEN: "API token",
     GLOBAL_KEY: "global API key",
@@ -120,7 +123,18 @@ def _env(environ: dict[str, str] | os._Environ[str], name: str) -> str | None:
 def read_token_file(path: Path, source: str) -> str:
     """Read a token from a file holding nothing else, or raise UserError."""
     try:
-        text = path.read_text(encoding="utf-8")
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise UserError(
+                f"{source}: {path} is not a regular file; put the token in a file"
+            )
+        if info.st_size > MAX_TOKEN_FILE:
+            raise UserError(
+                f"{source}: {path} is {info.st_size} bytes, too large for a token "
+                f"file (at most {MAX_TOKEN_FILE}); check the path"
+            )
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read(MAX_TOKEN_FILE + 1)
     except FileNotFoundError:
         raise UserError(f"{source}: file {path} not found") from None
     except (OSError, UnicodeDecodeError) as exc:

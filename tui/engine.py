@@ -17,6 +17,7 @@ import enum
 import logging
 import math
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -62,6 +63,23 @@ def check_interval(seconds: float) -> float:
             f"{MAX_INTERVAL:g} seconds"
         )
     return float(seconds)
+
+
+_SECONDS = re.compile(r"[0-9]+(\.[0-9]+)?")
+
+
+def parse_interval(text: str) -> float:
+    """Parse seconds typed by a user (digits, one optional decimal point).
+
+    Raises ValueError with a message that says what is wrong.
+    """
+    text = text.strip()
+    if not _SECONDS.fullmatch(text):
+        raise ValueError(
+            f"invalid interval {text!r}: give a number of seconds from "
+            f"{MIN_INTERVAL:g} to {MAX_INTERVAL:g}, for example 30"
+        )
+    return check_interval(float(text))
 
 
 def deadline_for(interval: float) -> float:
@@ -166,6 +184,7 @@ class HeartbeatSession:
         self._anchor = 0.0
         self._slot = 0
         self._sent_mono = 0.0
+        self._beat_gap: float | None = None
         self._in_flight = False
         # When the previous beat was sent (monotonic, wall), and the delay the
         # schedule chose after it; together they reveal missed beats.
@@ -185,10 +204,9 @@ class HeartbeatSession:
         return self._task
 
     def beat_now(self) -> None:
-        """Send a beat at once (also retries a failed or paused session)."""
+        """Send one beat at once; a paused session stays paused after it."""
         if self._stopping:
             return
-        self._paused = False
         self._now_requested = True
         self._wake.set()
 
@@ -200,6 +218,7 @@ class HeartbeatSession:
         """
         if self.state is State.FAILED:
             self._prepared = False
+        self._paused = False
         self.beat_now()
 
     def pause(self) -> None:
@@ -430,6 +449,7 @@ class HeartbeatSession:
         sent_at = self._wall()
         self._sent_mono = self._clock()
         gap = self._gap_before(self._sent_mono, sent_at)
+        self._beat_gap = gap
         self._prev_sent = (self._sent_mono, sent_at)
         self._in_flight = True
         try:
@@ -499,10 +519,10 @@ class HeartbeatSession:
         if result.outcome == env.AUTH_FAILED:
             return f"{message}: {env.AUTH_HINT}"
         if result.outcome == env.NOT_FOUND:
-            return (
-                f"{message}: Worker {self.script!r} or account "
-                f"{self.account_name} ({self.account_id}) not found"
-            )
+            account = self.account_id
+            if self.account_name != self.account_id:
+                account = f"{self.account_name} ({self.account_id})"
+            return f"{message}: Worker {self.script!r} or account {account} not found"
         return message
 
     def _record_failure(self, result: CallResult, what: str) -> None:
@@ -525,13 +545,19 @@ class HeartbeatSession:
         now = self._clock()
         self.last_result = result
         if result.ok:
-            if manual or self.state is not State.ALIVE:
-                # A beat the user asked for, or the first after a failure,
-                # restarts the schedule one interval after it was sent.
+            if manual or self.state is not State.ALIVE or self._beat_gap:
+                # A beat the user asked for, the first after a failure, or the
+                # first after a gap restarts the schedule one interval after
+                # it was sent, so no second beat follows close behind it.
                 self._reanchor(self._sent_mono)
+                self._expected_gap = self._planned_gap()
+            elif self._next_slot(now):
+                # The reply came after a suspension or sleep: beat once now,
+                # and let that beat show the gap.
+                self.next_due = now
+                self._expected_gap = self.interval
             else:
-                self._next_slot(now)
-            self._expected_gap = self._planned_gap()
+                self._expected_gap = self._planned_gap()
             self._set_state(State.ALIVE)
             return
         if result.fatal:
@@ -558,14 +584,17 @@ class HeartbeatSession:
         self._slot = 1
         self.next_due = now + self.interval
 
-    def _next_slot(self, now: float) -> None:
+    def _next_slot(self, now: float) -> bool:
+        """Move to the next slot of the schedule; return whether any were skipped."""
         self._slot += 1
         due = self._anchor + self._slot * self.interval
-        if due <= now:
+        skipped = due <= now
+        if skipped:
             # Slots already passed are skipped, never sent late in a burst.
             self._slot = math.floor((now - self._anchor) / self.interval) + 1
             due = self._anchor + self._slot * self.interval
         self.next_due = due
+        return skipped
 
     def _set_state(self, state: State) -> None:
         changed = state is not self.state

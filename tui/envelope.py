@@ -143,6 +143,8 @@ def parse_envelope(body: bytes | str) -> Envelope:
         if text.lstrip().startswith("<"):
             raise EnvelopeError("reply is HTML, not the API's JSON") from exc
         raise EnvelopeError(f"reply is not valid JSON ({exc.msg})") from exc
+    except RecursionError as exc:
+        raise EnvelopeError("reply is JSON nested too deeply to read") from exc
     if not isinstance(data, dict):
         raise EnvelopeError(f"reply is a JSON {type(data).__name__}, not an object")
     success = data.get("success")
@@ -270,7 +272,10 @@ def classify(
         )
     if status == 429:
         wait = parse_retry_after(headers.get("retry-after"))
-        return result(RATE_LIMITED, "rate limited", retry_after=wait)
+        note = "" if "rate limit" in api_text.lower() else "rate limited"
+        if wait is not None:
+            note = f"{note}; Retry-After {wait:g} s".lstrip("; ")
+        return result(RATE_LIMITED, note, retry_after=wait)
     if status >= 500:
         return result(SERVER_ERROR)
     if status in (401, 403) or AUTH_CODES.intersection(codes):

@@ -47,8 +47,18 @@ def beat_record(beat: Beat, account_id: str, script: str) -> dict[str, Any]:
 
 
 def _print_line(record: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
-    sys.stdout.flush()
+    """Print one JSON line; ASCII only, so any locale's stdout can take it.
+
+    Raises BrokenPipeError when the reader went away, UserError when stdout
+    cannot be written for another reason (a full disk, say).
+    """
+    try:
+        sys.stdout.write(json.dumps(record) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise UserError(f"cannot write to stdout: {exc.strerror or exc}") from None
 
 
 def _note(message: str) -> None:
@@ -75,6 +85,8 @@ async def _list(options: Options, credential: Credential, config: Any) -> int:
             if options.args.list_accounts:
                 for account in await client.list_accounts():
                     _print_line({"id": account.id, "name": account.name})
+                for note in client.account_notes():
+                    _note(note)
             else:
                 assert options.account is not None
                 for script in await client.list_scripts(options.account):
@@ -87,8 +99,8 @@ async def _list(options: Options, credential: Credential, config: Any) -> int:
                     )
                 if client.skipped_scripts:
                     _note(
-                        f"left out {client.skipped_scripts} Worker entries that "
-                        "had no id in the API's reply"
+                        f"left out {client.skipped_scripts} Worker entries whose "
+                        "name is missing or invalid in the API's reply"
                     )
         except ApiError as exc:
             raise _verify_error(exc, credential) from None
@@ -120,12 +132,21 @@ async def _run(options: Options, credential: Credential, config: Any) -> int:
 
     done = asyncio.Event()
     fatal = False
-    # With --events, every line says what it is: a heartbeat or an event.
+    # With --events, every line has a "kind": "heartbeat" or "event".
     kind = {"kind": "heartbeat"} if options.args.events else {}
     events: HeadlessEvents | None = None
 
+    output_error: BaseException | None = None
+
     def on_beat(beat: Beat) -> None:
-        _print_line({**kind, **beat_record(beat, account_id, script)})
+        nonlocal output_error
+        try:
+            _print_line({**kind, **beat_record(beat, account_id, script)})
+        except (BrokenPipeError, UserError) as exc:
+            # Stop cleanly; the error is raised again once the session stopped.
+            output_error = exc
+            done.set()
+            return
         if events is not None:
             events.follow()
         if count is not None and session.beats_sent >= count:
@@ -175,6 +196,8 @@ async def _run(options: Options, credential: Credential, config: Any) -> int:
         store.close()
         for signum in STOP_SIGNALS:
             loop.remove_signal_handler(signum)
+    if output_error is not None:
+        raise output_error
     if failed_before_beat and last is not None:
         # Preparing the tail failed: print it as a line like a beat would be.
         _print_line(

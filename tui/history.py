@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tui.logsetup import scrub
+from tui.paths import aside_name
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,9 @@ class HistoryStore:
         if self.path is None:
             return self._connect(":memory:")
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.path.exists():
+            # SQLite gives the -wal and -shm files the database's mode.
+            self.path.touch(mode=0o600)
         try:
             return self._connect(str(self.path))
         except sqlite3.DatabaseError as exc:
@@ -121,12 +125,17 @@ class HistoryStore:
 
     def _move_aside(self) -> Path:
         assert self.path is not None
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        moved = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
-        for suffix in ("", "-wal", "-shm"):
-            source = Path(str(self.path) + suffix)
-            if source.exists():
-                source.replace(Path(str(moved) + suffix))
+        moved = aside_name(self.path, "corrupt")
+        try:
+            for suffix in ("", "-wal", "-shm"):
+                source = Path(str(self.path) + suffix)
+                if source.exists():
+                    source.replace(Path(str(moved) + suffix))
+        except OSError as exc:
+            raise HistoryError(
+                f"history database {self.path} is unreadable and could not be "
+                f"moved aside ({exc.strerror}); move or delete it by hand"
+            ) from None
         return moved
 
     def close(self) -> None:

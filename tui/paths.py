@@ -39,3 +39,20 @@ def log_dir() -> Path:
 
 def log_file() -> Path:
     return log_dir() / "cf-livetail.log"
+
+
+def aside_name(path: Path, tag: str) -> Path:
+    """Return an unused name beside ``path`` for moving a bad file out of the way.
+
+    The name carries ``tag`` and the time; a number is added when a file moved
+    aside in the same second already has it.
+    """
+    import time
+
+    base = f"{path.name}.{tag}-{time.strftime('%Y%m%d-%H%M%S')}"
+    candidate = path.with_name(base)
+    number = 2
+    while candidate.exists() or Path(f"{candidate}-wal").exists():
+        candidate = path.with_name(f"{base}-{number}")
+        number += 1
+    return candidate

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import time
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -175,7 +174,7 @@ def _open_sessions(value: object, path: Path, settings: Settings) -> list[OpenSe
 
 
 def _move_aside(path: Path) -> Path | None:
-    moved = path.with_name(f"{path.name}.bad-{time.strftime('%Y%m%d-%H%M%S')}")
+    moved = paths.aside_name(path, "bad")
     try:
         path.replace(moved)
     except OSError:
@@ -190,7 +189,10 @@ def save(settings: Settings) -> str | None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(settings.to_toml(), encoding="utf-8")
+        # Private like the rest of the app's files: it names accounts.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(settings.to_toml())
         os.replace(tmp, path)
     except OSError as exc:
         message = f"could not save settings to {path}: {exc.strerror}"

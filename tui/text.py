@@ -34,3 +34,8 @@ def iso_utc(epoch: float) -> str:
     """Format epoch seconds as ISO 8601 in UTC with milliseconds and a Z."""
     stamp = dt.datetime.fromtimestamp(epoch, dt.UTC)
     return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def interval_text(seconds: float) -> str:
+    """Format an interval exactly below a minute ("2.5 s"), else as a duration."""
+    return f"{seconds:g} s" if seconds < 60 else duration(seconds)

@@ -4,7 +4,10 @@
 ``{"success", "errors", "messages", "result"}``, checks credentials, pages lists
 and enforces a per-credential rate limit, so that the app can run without
 network access. The data comes from ``tui.demo.data``. The module uses only the
-standard library.
+standard library. ``DemoServer`` also starts the live tail's WebSocket server
+(``tui.demo.ws``, which needs the websockets package) on a port of its own,
+unless ``live_tail=False``, and each prepared live tail's ``wsUrl`` points
+there.
 
 Status codes and error codes follow replies observed from the live API where
 they are known. Requests that break HTTP itself (a bad request line, a bad
@@ -966,7 +969,10 @@ class DemoServer:
     reply. ``seed`` fixes the random delays, cf-ray values and live-tail session
     ids. The accounts and scripts are the same whatever the seed.
     ``rate_limit`` is (requests, window in seconds) per credential, 1,200 per
-    5 minutes as on the live API.
+    5 minutes as on the live API. ``event_rate`` is the average number of
+    events per second that each live-tail session generates before its
+    filters apply, and ``seed`` also fixes their sequence. ``live_tail=False``
+    leaves the WebSocket server out.
     """
 
     def __init__(

@@ -54,6 +54,7 @@ class AccountScreen(PickerScreen):
                 await client.verify(app.options.account)
                 app.verified = True
             accounts = await client.list_accounts()
+            app.account_notes = client.account_notes()
         except ApiError as exc:
             self.set_message(
                 f"{exc.what} failed for the {described}: {exc.result.message}. "
@@ -79,7 +80,9 @@ class AccountScreen(PickerScreen):
             )
             return
         known = {a.id: a for a in accounts}
-        note = f"{len(accounts)} accounts."
+        note = f"{len(accounts)} account{'s' if len(accounts) != 1 else ''}."
+        for extra in app.account_notes:
+            note += f" Note: {extra}."
         if preselect and preselect in known:
             note += f" {known[preselect].name} preselected from {origin}."
         elif preselect and origin in ("--account", "CLOUDFLARE_ACCOUNT_ID"):

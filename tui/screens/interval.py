@@ -8,7 +8,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
-from tui.engine import MAX_INTERVAL, MIN_INTERVAL, check_interval
+from tui.engine import MAX_INTERVAL, MIN_INTERVAL, parse_interval
 
 
 class IntervalScreen(ModalScreen[float | None]):
@@ -32,17 +32,11 @@ class IntervalScreen(ModalScreen[float | None]):
         self.query_one(Input).focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        text = event.value.strip()
         try:
-            seconds = check_interval(float(text))
+            seconds = parse_interval(event.value)
         except ValueError as exc:
-            reason = (
-                str(exc)
-                if text.replace(".", "", 1).isdigit()
-                else (f"{text!r} is not a number of seconds")
-            )
             message = self.query_one("#dialog-message", Static)
-            message.update(reason)
+            message.update(str(exc))
             message.add_class("error")
             return
         self.dismiss(seconds)

@@ -88,7 +88,7 @@ class ScriptScreen(PickerScreen):
             )
             app.skip_pickers = False
             return
-        note = f"{len(scripts)} Workers."
+        note = f"{len(scripts)} Worker{'s' if len(scripts) != 1 else ''}."
         if preselect in names:
             note += f" {preselect} preselected from {origin}."
         self.set_message(note)

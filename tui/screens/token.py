@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -12,6 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 
 from tui import paths
+from tui.api import ApiError, CloudflareClient
 from tui.credentials import NO_CREDENTIALS_HELP, Credential, save_token
 from tui.errors import UserError
 from tui.logsetup import register_secret
@@ -56,18 +58,43 @@ class TokenScreen(Screen[None]):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         token = event.value.strip()
         event.input.value = ""
+        self.check_and_save(token)
+
+    @work(exclusive=True, group="token")
+    async def check_and_save(self, token: str) -> None:
+        """Verify the token with the API, and save it only if it works."""
+        app: LiveTailApp = self.app  # type: ignore[assignment]
+        path = paths.credentials_file()
         try:
-            path = save_token(token)
+            credential = Credential.api_token(token, f"credentials file {path}")
         except UserError as exc:
             self._message(str(exc), error=True)
             return
-        except OSError as exc:
-            self._message(f"could not save the token: {exc.strerror}", error=True)
+        if not token:
+            self._message("the token is empty", error=True)
             return
         register_secret(token)
-        credential = Credential.api_token(token, f"credentials file {path}")
-        self.notify(f"Token saved to {path}", timeout=5)
-        app: LiveTailApp = self.app  # type: ignore[assignment]
+        self._message("Checking the token…")
+        client = CloudflareClient(app.options.base_url, credential)
+        try:
+            await client.verify(app.options.account)
+        except ApiError as exc:
+            self._message(
+                f"{exc.what} failed: {exc.result.message}. The token was not "
+                "saved; check it and try again.",
+                error=True,
+            )
+            return
+        finally:
+            await client.aclose()
+        try:
+            saved = save_token(token)
+        except (UserError, OSError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            self._message(f"could not save the token: {reason}", error=True)
+            return
+        self.notify(f"Token verified and saved to {saved}", timeout=5)
+        app.verified = True
         app.credential_ready(credential)
 
     def action_cancel(self) -> None:

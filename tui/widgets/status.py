@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from tui.engine import HeartbeatSession, State
-from tui.text import duration, local_time
+from tui.text import duration, interval_text, local_time
 
 STATE_STYLES = {
     State.STARTING: "bold yellow",
@@ -60,7 +60,7 @@ class StatusPane(Static):
         state_text = Text(
             f"{STATE_MARKS[state]} {state.value}", style=STATE_STYLES[state]
         )
-        state_text.append(f" every {duration(session.interval)}", style="dim")
+        state_text.append(f" every {interval_text(session.interval)}", style="dim")
         latency = session.last_latency_ms
         failures = Text(str(session.failures))
         if session.failures:
