@@ -417,8 +417,9 @@ def test_pane_keys_leave_screen_keys_alone():
     from tui.widgets.events import SearchInput
 
     screen_keys = {key for key, _ in SCREEN_KEYS.values()}
-    # n means "newest" in the history pane too; Escape acts only in the box.
-    shared_on_purpose = {"n", "escape"}
+    # n means "newest" in the history pane too; Escape acts only in the box;
+    # / and Shift+F are the pane's own keys, which the screen offers as well.
+    shared_on_purpose = {"n", "escape", "slash", "shift+f"}
     for widget in (EventsPane, EventList, SearchInput):
         for binding in widget.BINDINGS:
             for key in binding.key.split(","):

@@ -32,7 +32,9 @@ from tui.text import short_id
 
 if TYPE_CHECKING:
     from tui.cli import Options
+    from tui.events import EventLine
     from tui.screens.session import SessionScreen
+    from tui.session_stream import SessionStream
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +89,8 @@ class LiveTailApp(App[int]):
         self.selected: HeartbeatSession | None = None
         self.budget = RequestBudget()
         self._stats: dict[int, SessionStats] = {}
+        # The live events stream of each session, by session id.
+        self.streams: dict[int, SessionStream] = {}
         self._last_state: dict[int, State] = {}
         self.account: Account | None = None
         self.accounts: list[Account] = []
@@ -360,6 +364,17 @@ class LiveTailApp(App[int]):
             on_status=self._on_status,
             session_id=session_id,
         )
+        # Imported here: websockets adds start-up time the pickers do not need.
+        from tui.session_stream import SessionStream
+
+        self.streams[session.session_id] = SessionStream(
+            session,
+            base_url=self.options.base_url,
+            credential=self.credential,
+            on_event=lambda line, s=session: self._on_event(s, line),
+            on_state=lambda text, s=session: self._on_stream_state(s, text),
+            ca_bundle=self.config.ca_bundle,
+        )
         self.sessions.append(session)
         self._stats[session.session_id] = SessionStats.from_store(
             self.store, session.session_id
@@ -393,6 +408,9 @@ class LiveTailApp(App[int]):
             return
         index = self.sessions.index(session)
         self.sessions.remove(session)
+        stream = self.streams.pop(session.session_id, None)
+        if stream is not None:
+            await stream.stop()
         await session.stop()
         self._stats.pop(session.session_id, None)
         if self.selected is session:
@@ -410,6 +428,8 @@ class LiveTailApp(App[int]):
 
     async def stop_all(self) -> None:
         sessions, self.sessions = self.sessions, []
+        streams, self.streams = list(self.streams.values()), {}
+        await asyncio.gather(*(s.stop() for s in streams), return_exceptions=True)
         await asyncio.gather(*(s.stop() for s in sessions), return_exceptions=True)
 
     async def stop_session(self) -> None:
@@ -523,6 +543,7 @@ class LiveTailApp(App[int]):
         session = self.session_by_id(beat.session_id)
         if session is None:
             return
+        self._follow(session)
         stats = self._stats.get(session.session_id)
         if stats is not None:
             stats.add(beat)
@@ -531,7 +552,27 @@ class LiveTailApp(App[int]):
         if main is not None:
             main.add_beat(session, beat)
 
+    def _follow(self, session: HeartbeatSession) -> None:
+        """Start or move the session's event stream when its wsUrl changed."""
+        stream = self.streams.get(session.session_id)
+        if stream is not None and not self._quitting:
+            stream.follow()
+
+    def stream_for(self, session: HeartbeatSession | None) -> SessionStream | None:
+        return None if session is None else self.streams.get(session.session_id)
+
+    def _on_event(self, session: HeartbeatSession, line: EventLine) -> None:
+        main = self._main_ready()
+        if main is not None and session is self.selected:
+            main.add_event(line)
+
+    def _on_stream_state(self, session: HeartbeatSession, text: str) -> None:
+        main = self._main_ready()
+        if main is not None and session is self.selected:
+            main.set_stream_state(text)
+
     def _on_status(self, session: HeartbeatSession) -> None:
+        self._follow(session)
         previous = self._last_state.get(session.session_id)
         self._last_state[session.session_id] = session.state
         if previous is not None and previous is not session.state:

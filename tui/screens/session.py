@@ -16,8 +16,11 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header
 
 from tui.engine import HeartbeatSession, State
+from tui.events import EventLine
+from tui.filters import FilterSet
 from tui.history import Beat
 from tui.keys import key_for
+from tui.widgets.events import EventsPane
 from tui.widgets.history import HistoryTable
 from tui.widgets.sessions import SessionsTable
 from tui.widgets.stats import StatsBar
@@ -28,6 +31,8 @@ if TYPE_CHECKING:
 
 # At this width and more, the sessions pane sits left of the details.
 WIDE = 120
+# At this height and more, history and events are shown together.
+TALL = 40
 
 
 class SessionScreen(Screen[None]):
@@ -44,6 +49,9 @@ class SessionScreen(Screen[None]):
         Binding("tab", "next_session", "Next", id="next_session", priority=True),
         Binding("f", "failures_only", "Failures", id="failures_only"),
         Binding("e", "export", "Export", id="export"),
+        Binding("v", "toggle_view", "Events/history", id="toggle_view"),
+        Binding("slash", "search_events", "Search events", id="search_events"),
+        Binding("w", "save_events", "Save events", id="save_events", show=False),
         Binding("t", "toggle_theme", "Theme", id="toggle_theme", show=False),
         Binding("g", "toggle_bell", "Bell", id="toggle_bell", show=False),
         Binding("f1", "help", "Help", id="help"),
@@ -52,6 +60,8 @@ class SessionScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.ready = False
+        # Below TALL rows one of history and events is shown at a time.
+        self.view = "history"
 
     @property
     def livetail(self) -> LiveTailApp:
@@ -71,6 +81,7 @@ class SessionScreen(Screen[None]):
                 yield StatusPane(described, id="status")
                 yield StatsBar(id="stats")
                 yield HistoryTable(self.livetail.store, None, id="history")
+                yield EventsPane(id="events")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -78,6 +89,7 @@ class SessionScreen(Screen[None]):
         self.set_interval(1.0, self.tick)
         self.refresh_sessions()
         self.show_selected()
+        self._show_view()
         self.query_one(HistoryTable).focus()
         self.ready = True
 
@@ -89,6 +101,72 @@ class SessionScreen(Screen[None]):
 
     def on_resize(self, event: events.Resize) -> None:
         self.set_class(event.size.width >= WIDE, "-wide")
+        self.set_class(event.size.height >= TALL, "-tall")
+        self._show_view()
+
+    def _show_view(self) -> None:
+        both = self.has_class("-tall")
+        self.query_one(HistoryTable).display = both or self.view == "history"
+        self.query_one(EventsPane).display = both or self.view == "events"
+
+    def action_toggle_view(self) -> None:
+        self.view = "events" if self.view == "history" else "history"
+        self._show_view()
+        if self.view == "events":
+            self.query_one(EventsPane).event_list.focus()
+        else:
+            self.query_one(HistoryTable).focus()
+
+    def action_search_events(self) -> None:
+        self.view = "events"
+        self._show_view()
+        self.query_one(EventsPane).action_search()
+
+    def add_event(self, line: EventLine) -> None:
+        self.query_one(EventsPane).add_event(line)
+
+    def set_stream_state(self, text: str) -> None:
+        self.query_one(EventsPane).set_stream_state(text)
+        self.query_one(StatusPane).stream_text = text
+        self.query_one(StatusPane).refresh_status()
+
+    def on_events_pane_filters_changed(
+        self, message: EventsPane.FiltersChanged
+    ) -> None:
+        session = self.selected
+        stream = self.livetail.stream_for(session)
+        if session is None or stream is None:
+            return
+        filters = message.filters
+
+        async def apply() -> None:
+            applied = await stream.apply_filters(filters.filters, filters.combination)
+            pane = self.query_one(EventsPane)
+            if applied:
+                count = len(filters.filters)
+                self.notify(
+                    f"Live tail of {session.script} prepared again with "
+                    f"{count} filter{'s' if count != 1 else ''}",
+                    timeout=4,
+                )
+            else:
+                pane.set_filters(FilterSet(session.filters, session.filter_combination))
+                self.notify(
+                    "Preparing the live tail with those filters failed; the old "
+                    f"filters stay: {session.last_error or 'see the log'}",
+                    severity="error",
+                    timeout=8,
+                )
+
+        self.app.run_worker(apply(), group="filters", exclusive=True)
+
+    def action_save_events(self) -> None:
+        from tui.screens.export import ExportScreen
+
+        session = self._require_session()
+        stream = self.livetail.stream_for(session)
+        if session is not None and stream is not None:
+            self.app.push_screen(ExportScreen(session, events=stream.stream))
 
     # -- what the App calls --------------------------------------------------
 
@@ -110,7 +188,16 @@ class SessionScreen(Screen[None]):
 
     def show_selected(self) -> None:
         session = self.selected
-        self.query_one(StatusPane).show(session)
+        stream = self.livetail.stream_for(session)
+        status = self.query_one(StatusPane)
+        status.stream_text = stream.stream.state_text if stream else ""
+        status.show(session)
+        pane = self.query_one(EventsPane)
+        if session is not None and stream is not None:
+            pane.show_events(stream.stream.events, stream.stream.state_text)
+            pane.set_filters(FilterSet(session.filters, session.filter_combination))
+        else:
+            pane.clear()
         self.query_one(HistoryTable).show_session(
             session.session_id if session else None
         )

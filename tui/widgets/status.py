@@ -40,6 +40,8 @@ class StatusPane(Static):
         super().__init__(**kw)
         self.session: HeartbeatSession | None = None
         self.credential_text = credential_text
+        # The live events stream's state, for example "open" or "reconnecting…".
+        self.stream_text = ""
         self.border_title = "Status"
 
     def on_resize(self) -> None:
@@ -95,6 +97,8 @@ class StatusPane(Static):
             for label, value in fields[start : start + pairs]:
                 row += [label, value]
             table.add_row(*row)
+        stream = Text(self.stream_text or "not started", style="dim")
+        table.add_row("Events", stream, *([""] * (2 * pairs - 2)))
         table.add_row("Last error", error, *([""] * (2 * pairs - 2)))
         return Group(heading, table)
 
