@@ -258,3 +258,19 @@ async def test_theme_toggle_is_saved(demo):
         await pilot.press("t")
         assert app.theme == "textual-light"
     assert settings.load().theme == "light"
+
+
+async def test_events_view_shows_the_demo_stream(demo):
+    from tui.widgets.events import EventsPane
+
+    app = make_app(demo, "--account", ACME["id"], "--script", script_of(ACME))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await start_with_acme(pilot, app)
+        await pilot.press("v")
+        pane = app.screen.query_one(EventsPane)
+        assert pane.display
+        assert not app.screen.query_one(HistoryTable).display
+        assert await wait_for(lambda: pane.received > 0, timeout=8)
+        assert app.stream_for(app.session).stream.state_text.startswith("open")
+        await pilot.press("v")
+        assert app.screen.query_one(HistoryTable).display

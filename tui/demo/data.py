@@ -29,6 +29,8 @@ DATA_EPOCH = datetime(2026, 11, 30, 12, 0, 0, tzinfo=UTC)
 
 # Name of the one account without Workers scripts, which shows the app's empty state.
 EMPTY_ACCOUNT_NAME = "Dev Sandbox"
+# Workers whose heartbeats fail now and then, to show retries in the demo.
+FLAKY_WORKERS = frozenset({"search-proxy"})
 
 # Name and type of each demo account, in the order that GET /accounts returns.
 ACCOUNT_SPECS: tuple[tuple[str, str], ...] = (

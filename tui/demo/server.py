@@ -393,6 +393,8 @@ class DemoApi:
         self._rng_lock = threading.Lock()
         self._stop_event = stop_event
         self._live_tail = live_tail
+        # Heartbeats seen per (account id, Worker) of the flaky demo Workers.
+        self._flaky_counts: dict[tuple[str, str], int] = {}
 
     def new_ray_id(self) -> str:
         """Return a cf-ray value in Cloudflare's form, 16 hex digits and a site."""
@@ -539,10 +541,32 @@ class DemoApi:
     def heartbeat(self, request: ApiRequest, params: dict[str, str]) -> Reply:
         account = _require_account(request, params)
         body = parse_json_object(request.body)
-        _require_script(account, body)
+        script = _require_script(account, body)
         self._delay_reply()
+        if script in data.FLAKY_WORKERS:
+            self._fail_now_and_then(account["id"], script)
         messages = [{"message": SUCCESS_MESSAGE}]
         return Reply(200, success_envelope({}, messages=messages))
+
+    def _fail_now_and_then(self, account_id: str, script: str) -> None:
+        """Fail some heartbeats of a flaky demo Worker, in a fixed pattern.
+
+        Beats 4 and 5 of every 12 get a 503 and beat 9 a 429 with Retry-After,
+        so the demo shows retries, backoff and recovery.
+        """
+        with self._rng_lock:
+            count = self._flaky_counts.get((account_id, script), 0) + 1
+            self._flaky_counts[(account_id, script)] = count
+        step = count % 12
+        if step in (4, 5):
+            raise ApiError(503, 10013, "Service temporarily unavailable (demo)")
+        if step == 9:
+            raise ApiError(
+                429,
+                971,
+                "Please wait and consider throttling your request speed (demo)",
+                headers={"Retry-After": "3"},
+            )
 
 
 ACCOUNT_PATH = r"/accounts/(?P<account_id>[^/]+)"
