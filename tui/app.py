@@ -32,6 +32,7 @@ from tui.text import short_id
 
 if TYPE_CHECKING:
     from tui.cli import Options
+    from tui.client_filter import ClientFilter
     from tui.events import EventLine
     from tui.screens.session import SessionScreen
     from tui.session_stream import SessionStream
@@ -131,6 +132,8 @@ class LiveTailApp(App[int]):
             self.notify(self.store.notice, severity="warning", timeout=15)
         for notice in self.options.notices + self.config.notices + self.key_notices:
             self.notify(notice, severity="warning", timeout=15)
+        if self.options.config_note:
+            self.notify(self.options.config_note, timeout=10)
         self._update_sub_title()
         if self.credential is None:
             from tui.screens.token import TokenScreen
@@ -353,6 +356,8 @@ class LiveTailApp(App[int]):
         session_id: int | None = None,
     ) -> HeartbeatSession:
         assert self.credential is not None and self.store is not None
+        # The filter flags of the command line apply to every session.
+        filters = self.options.filters
         session = HeartbeatSession(
             self.new_client(),
             account.id,
@@ -363,6 +368,7 @@ class LiveTailApp(App[int]):
             on_beat=self._on_beat,
             on_status=self._on_status,
             session_id=session_id,
+            filters=filters.server,
         )
         # Imported here: websockets adds start-up time the pickers do not need.
         from tui.session_stream import SessionStream
@@ -374,6 +380,7 @@ class LiveTailApp(App[int]):
             on_event=lambda line, s=session: self._on_event(s, line),
             on_state=lambda text, s=session: self._on_stream_state(s, text),
             ca_bundle=self.config.ca_bundle,
+            client_filter=filters.client if filters.client.active else None,
         )
         self.sessions.append(session)
         self._stats[session.session_id] = SessionStats.from_store(
@@ -560,6 +567,23 @@ class LiveTailApp(App[int]):
 
     def stream_for(self, session: HeartbeatSession | None) -> SessionStream | None:
         return None if session is None else self.streams.get(session.session_id)
+
+    def set_client_filter(
+        self, session: HeartbeatSession, client_filter: ClientFilter
+    ) -> None:
+        """Check the session's events from now on with ``client_filter``."""
+        stream = self.streams.get(session.session_id)
+        if stream is None:
+            return
+        stream.set_client_filter(client_filter if client_filter.active else None)
+        described = client_filter.describe() or "none, every event is shown"
+        log.info(
+            "client-side filters of %s/%s: %s",
+            session.account_id,
+            session.script,
+            described,
+        )
+        self.notify(f"{session.script}: client-side filters {described}", timeout=4)
 
     def _on_event(self, session: HeartbeatSession, line: EventLine) -> None:
         main = self._main_ready()

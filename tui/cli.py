@@ -11,11 +11,12 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from tui import __version__, wrangler
+from tui import __version__, tail_filters, wrangler
 from tui.errors import UserError
+from tui.tail_filters import TailFilters
 
 log = logging.getLogger("tui")
 
@@ -62,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
             "or `wrangler login`."
         ),
     )
+    parser.add_argument(
+        "worker", nargs="?", metavar="WORKER", help="Worker (script) name, as --script"
+    )
     parser.add_argument("--account", metavar="ID", help="account id (32 hex chars)")
     parser.add_argument("--script", metavar="NAME", help="Worker (script) name")
     parser.add_argument(
@@ -73,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--headless",
         action="store_true",
-        help="no UI: print one JSON line per heartbeat (needs --account, --script)",
+        help="no UI: print one line per heartbeat (needs --account and a Worker)",
     )
     parser.add_argument(
         "--count",
@@ -84,17 +88,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--events",
         action="store_true",
-        help="with --headless: also print every live-tail event as a JSON line",
+        help="with --headless: also print every live-tail event, one line each",
+    )
+    parser.add_argument(
+        "--format",
+        choices=("json", "pretty"),
+        help="with --headless or a list: one JSON object per line, or one readable "
+        "line (default: pretty on a terminal, else json)",
     )
     parser.add_argument(
         "--list-accounts",
         action="store_true",
-        help="print the accounts the credential can see, one JSON line each",
+        help="print the accounts the credential can see, one line each",
     )
     parser.add_argument(
         "--list-scripts",
         action="store_true",
-        help="print the Workers of --account, one JSON line each",
+        help="print the Workers of --account, one line each",
     )
     parser.add_argument(
         "--demo",
@@ -116,6 +126,31 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--debug", action="store_true", help="log at debug level to the log file"
     )
+
+    wrangler_group = parser.add_argument_group(
+        "wrangler configuration",
+        "Without these, the account and Worker may come from the wrangler.json, "
+        "wrangler.jsonc or wrangler.toml that wrangler would use here.",
+    )
+    wrangler_group.add_argument(
+        "--config",
+        metavar="PATH",
+        type=Path,
+        help="read the Worker name and account id from this wrangler file",
+    )
+    wrangler_group.add_argument(
+        "--env",
+        metavar="NAME",
+        help="use this environment of the wrangler file ([env.NAME])",
+    )
+
+    filter_group = parser.add_argument_group(
+        "event filters, as in wrangler tail",
+        "Repeated values of one flag match any of them; different flags must all "
+        "match. Client-side filters check events after they arrive.",
+    )
+    tail_filters.add_server_flags(filter_group)
+    tail_filters.add_client_flags(filter_group)
     parser.add_argument(
         "--version", action="version", version=f"%(prog)s {__version__}"
     )
@@ -133,6 +168,9 @@ class Options:
     script: str | None
     script_source: str | None
     notices: list[str]
+    filters: TailFilters = field(default_factory=TailFilters)
+    # Which wrangler file and environment gave the account or Worker.
+    config_note: str | None = None
 
     @property
     def skip_pickers(self) -> bool:
@@ -156,6 +194,12 @@ def resolve_options(
         raise UserError("--events works only with --headless")
     if args.list_accounts and args.list_scripts:
         raise UserError("use either --list-accounts or --list-scripts, not both")
+    listing = args.list_accounts or args.list_scripts
+    if args.format is not None and not (args.headless or listing):
+        raise UserError(
+            "--format works only with --headless, --list-accounts or --list-scripts"
+        )
+    _check_filter_flags(args, listing)
 
     base_url = DEFAULT_BASE_URL
     for name in ("CLOUDFLARE_BASE_URL", "CLOUDFLARE_API_BASE_URL"):
@@ -173,33 +217,112 @@ def resolve_options(
         account = check_account_id(environ["CLOUDFLARE_ACCOUNT_ID"])
         account_source = "CLOUDFLARE_ACCOUNT_ID"
     script, script_source = None, None
+    if args.worker and args.script and args.worker != args.script:
+        raise UserError(
+            f"the Worker is named twice, {args.worker!r} and --script "
+            f"{args.script!r}: give one of them"
+        )
     if args.script:
         script, script_source = check_script_name(args.script), "--script"
+    elif args.worker:
+        script = check_script_name(args.worker)
+        script_source = "the WORKER argument"
 
     notices: list[str] = []
-    found = wrangler.find_config(Path.cwd())
-    if found is not None and (account is None or script is None):
+    config_note = None
+    explicit = args.config is not None or args.env is not None
+    found = args.config or wrangler.find_config_upwards(Path.cwd())
+    if found is None and explicit:
+        raise UserError(
+            f"--env {args.env} needs a wrangler file, but there is no "
+            f"wrangler.json, wrangler.jsonc or wrangler.toml in {Path.cwd()} or "
+            "its parent directories: give --config PATH"
+        )
+    if found is not None and (explicit or account is None or script is None):
+        where = _config_location(found, args.env)
         try:
-            config = wrangler.resolve(found)
-            where = f"{found.name} in the current directory"
+            config = wrangler.resolve(found, args.env)
+            used = []
             if account is None and config.account_id:
-                account = check_account_id(config.account_id)
-                account_source = where
+                account, account_source = check_account_id(config.account_id), where
+                used.append("account")
             if script is None and config.name:
                 script, script_source = check_script_name(config.name), where
+                used.append("Worker")
         except UserError as exc:
-            notices.append(f"ignored {found.name} in the current directory: {exc}")
+            if explicit:
+                raise
+            notices.append(f"ignored {where}: {exc}")
+        else:
+            config_note = _config_note(where, config, used, script, account)
 
     if args.headless and (account is None or script is None):
         raise UserError(
-            "--headless needs --account ID (or CLOUDFLARE_ACCOUNT_ID) and "
-            "--script NAME; list them with --list-accounts and --list-scripts"
+            "--headless needs --account ID (or CLOUDFLARE_ACCOUNT_ID) and a "
+            "Worker (WORKER or --script NAME); list them with --list-accounts "
+            "and --list-scripts"
         )
     if args.list_scripts and account is None:
         raise UserError("--list-scripts needs --account ID (or CLOUDFLARE_ACCOUNT_ID)")
     return Options(
-        args, base_url, account, account_source, script, script_source, notices
+        args,
+        base_url,
+        account,
+        account_source,
+        script,
+        script_source,
+        notices,
+        filters=tail_filters.from_args(args),
+        config_note=config_note,
     )
+
+
+def _check_filter_flags(args: argparse.Namespace, listing: bool) -> None:
+    """Reject filter flags where no events are shown."""
+    used = tail_filters.used_filter_flags(args)
+    if not used:
+        return
+    names = ", ".join(used)
+    if listing:
+        raise UserError(
+            f"{names} filter live-tail events: use them with the app or with "
+            "--headless --events"
+        )
+    if args.headless and not args.events:
+        raise UserError(f"{names} filter live-tail events: add --events to print them")
+
+
+def _config_location(path: Path, env_name: str | None) -> str:
+    """Describe a wrangler file and environment for notes and preselections."""
+    if path.resolve().parent == Path.cwd().resolve():
+        where = f"{path.name} in the current directory"
+    else:
+        where = str(path)
+    return f"{where}, environment {env_name}" if env_name else where
+
+
+def _config_note(
+    where: str,
+    config: wrangler.WranglerConfig,
+    used: list[str],
+    script: str | None,
+    account: str | None,
+) -> str:
+    """Say what a wrangler file gave, and what the command line overrode."""
+    parts = []
+    if "Worker" in used:
+        parts.append(f"Worker {script}")
+    elif config.name:
+        parts.append(f"Worker {config.name} not used ({script} was given)")
+    else:
+        parts.append("no Worker name")
+    if "account" in used:
+        parts.append(f"account {account}")
+    elif config.account_id:
+        parts.append(f"account {config.account_id} not used ({account} was given)")
+    else:
+        parts.append("no account id")
+    return f"using {where}: " + ", ".join(parts)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -285,6 +408,8 @@ def _run(args: argparse.Namespace, demo: object | None) -> int:
         # The interactive app shows these as notifications instead.
         for notice in options.notices + config.notices:
             _error(notice)
+        if options.config_note:
+            _error(options.config_note)
     if args.interval is None:
         args.interval = config.interval
 

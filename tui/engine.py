@@ -71,7 +71,7 @@ _SECONDS = re.compile(r"[0-9]+(\.[0-9]+)?")
 def parse_interval(text: str) -> float:
     """Parse seconds typed by a user (digits, one optional decimal point).
 
-    Raises ValueError with a message that says what is wrong.
+    Raises ValueError with a message that names the problem.
     """
     text = text.strip()
     if not _SECONDS.fullmatch(text):
@@ -103,7 +103,7 @@ def backoff_delay(
 
 @dataclass
 class Status:
-    """What the status pane shows about a session at one moment."""
+    """A snapshot of a session for the status pane."""
 
     state: State
     interval: float

@@ -3,7 +3,7 @@
 Every reply is meant to be the envelope ``{success, errors, messages, result}``.
 ``success`` alone decides whether a call worked; codes in ``messages`` (a token
 verify puts 10000 there) never mean failure. Anything that is not that envelope
-is a ``bad_response``, except where the HTTP status already says more.
+is a ``bad_response``, except where the HTTP status already gives the outcome.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ class Envelope:
 
 @dataclass
 class CallResult:
-    """What one API call ended in: the outcome and everything shown about it."""
+    """The outcome of one API call and everything shown about it."""
 
     outcome: str
     http_status: int | None
@@ -163,7 +163,7 @@ def parse_envelope(body: bytes | str) -> Envelope:
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Return the wait a Retry-After header asks for, in seconds, capped at 5 min."""
+    """Return the wait a Retry-After header requests, in seconds, capped at 5 min."""
     if value is None:
         return None
     value = value.strip()

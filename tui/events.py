@@ -36,21 +36,21 @@ LEVEL_ALIASES = {
     "verbose": "debug",
 }
 # Invocation outcomes that mean the Worker failed, as `$workers.outcome` and
-# wrangler tail's `outcome` report them.
-FAILED_OUTCOMES = frozenset(
-    (
-        "exception",
-        "exceededCpu",
-        "exceededMemory",
-        "exceededResources",
-        "scriptNotFound",
-        "internalError",
-        "killSwitch",
-        "daemonDown",
-        "loadShed",
-        "responseStreamDisconnected",
-    )
+# wrangler tail's `outcome` report them. The order is the one `--status error`
+# sends them in.
+FAILED_OUTCOME_NAMES = (
+    "exception",
+    "exceededCpu",
+    "exceededMemory",
+    "exceededResources",
+    "scriptNotFound",
+    "internalError",
+    "killSwitch",
+    "daemonDown",
+    "loadShed",
+    "responseStreamDisconnected",
 )
+FAILED_OUTCOMES = frozenset(FAILED_OUTCOME_NAMES)
 # Characters of a message kept for display; the full event stays in `raw`.
 MAX_MESSAGE_CHARS = 2000
 # Bytes of a binary frame shown in hex in its summary line.

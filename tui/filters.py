@@ -362,3 +362,47 @@ def make_leaf(key: str, operation: str, kind: str, value: str) -> dict[str, Any]
         elif kind == "boolean":
             leaf["value"] = _boolean(leaf["value"])
     return leaf
+
+
+# Symbols for the operations that have one, in descriptions.
+_OPERATION_SYMBOLS = {
+    "eq": "=",
+    "neq": "!=",
+    "gt": ">",
+    "gte": ">=",
+    "lt": "<",
+    "lte": "<=",
+}
+
+
+def describe_filters(filters: Iterable[Any], combination: str = "and") -> str:
+    """Return a filter list as one readable line, such as ``a = 1 and b exists``.
+
+    Groups are shown in brackets. Invalid nodes are shown as compact JSON.
+    """
+    return f" {combination.lower()} ".join(_describe_node(node) for node in filters)
+
+
+def _describe_node(node: Any) -> str:
+    if not isinstance(node, Mapping):
+        return compact_json(node)
+    if node.get("kind") == "group":
+        children = node.get("filters")
+        if not isinstance(children, list):
+            return compact_json(node)
+        combination = str(node.get("filterCombination", "and"))
+        return f"({describe_filters(children, combination)})"
+    key = node.get("key")
+    operation = OPERATIONS.get(str(node.get("operation")))
+    if not isinstance(key, str) or operation is None:
+        return compact_json(node)
+    if operation == "exists":
+        return f"{key} exists"
+    if operation == "is_null":
+        return f"{key} does not exist"
+    value = node.get("value")
+    text = value if isinstance(value, str) else compact_json(value)
+    if isinstance(value, str) and (not value or value != value.strip()):
+        text = compact_json(value)
+    symbol = _OPERATION_SYMBOLS.get(operation, operation.replace("_", " "))
+    return f"{key} {symbol} {text}"

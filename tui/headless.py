@@ -1,13 +1,14 @@
-"""Headless mode: the same engine as the TUI, one JSON line per heartbeat.
+"""Headless mode: the same engine as the TUI, one line per heartbeat or event.
 
-Stdout carries only JSON lines; start-up notes and errors go to stderr.
+Stdout carries only those lines (JSON, or readable text with ``--format
+pretty``). Start-up notes and errors go to stderr.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
+import os
 import signal
 import sys
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,7 @@ from tui.engine import HeartbeatSession, State
 from tui.errors import UserError
 from tui.history import Beat, HistoryError, HistoryStore
 from tui.logsetup import scrub
+from tui.output import LineWriter, default_format, use_color
 from tui.text import iso_utc
 
 if TYPE_CHECKING:
@@ -46,19 +48,10 @@ def beat_record(beat: Beat, account_id: str, script: str) -> dict[str, Any]:
     return record
 
 
-def _print_line(record: dict[str, Any]) -> None:
-    """Print one JSON line; ASCII only, so any locale's stdout can take it.
-
-    Raises BrokenPipeError when the reader went away, UserError when stdout
-    cannot be written for another reason (a full disk, say).
-    """
-    try:
-        sys.stdout.write(json.dumps(record) + "\n")
-        sys.stdout.flush()
-    except BrokenPipeError:
-        raise
-    except OSError as exc:
-        raise UserError(f"cannot write to stdout: {exc.strerror or exc}") from None
+def make_writer(options: Options) -> LineWriter:
+    """Return the writer for ``--format``, or for what stdout is when it is unset."""
+    fmt = options.args.format or default_format(sys.stdout)
+    return LineWriter(fmt, color=use_color(sys.stdout, os.environ))
 
 
 def _note(message: str) -> None:
@@ -72,30 +65,36 @@ def _verify_error(exc: ApiError, credential: Credential) -> UserError:
 
 
 def run_list(options: Options, credential: Credential | None, config: Any) -> int:
-    """Print accounts or scripts, one JSON object per line."""
+    """Print accounts or scripts, one line each."""
     assert credential is not None
     return asyncio.run(_list(options, credential, config))
 
 
 async def _list(options: Options, credential: Credential, config: Any) -> int:
+    writer = make_writer(options)
     async with CloudflareClient(
         options.base_url, credential, ca_bundle=config.ca_bundle
     ) as client:
         try:
             if options.args.list_accounts:
                 for account in await client.list_accounts():
-                    _print_line({"id": account.id, "name": account.name})
+                    writer.item(
+                        {"id": account.id, "name": account.name},
+                        f"{account.id}  {account.name}",
+                    )
                 for note in client.account_notes():
                     _note(note)
             else:
                 assert options.account is not None
                 for script in await client.list_scripts(options.account):
-                    _print_line(
+                    modified = f"  modified {script.modified_on}"
+                    writer.item(
                         {
                             "id": script.id,
                             "name": script.id,
                             "modified_on": script.modified_on,
-                        }
+                        },
+                        script.id + (modified if script.modified_on else ""),
                     )
                 if client.skipped_scripts:
                     _note(
@@ -132,20 +131,26 @@ async def _run(options: Options, credential: Credential, config: Any) -> int:
 
     done = asyncio.Event()
     fatal = False
-    # With --events, every line has a "kind": "heartbeat" or "event".
+    writer = make_writer(options)
+    # With --events, every JSON line has a "kind": "heartbeat" or "event".
     kind = {"kind": "heartbeat"} if options.args.events else {}
     events: HeadlessEvents | None = None
+    filters = options.filters
 
     output_error: BaseException | None = None
 
-    def on_beat(beat: Beat) -> None:
+    def stop_on_output_error(exc: BaseException) -> None:
+        # Stop cleanly; the error is raised again once the session stopped.
         nonlocal output_error
-        try:
-            _print_line({**kind, **beat_record(beat, account_id, script)})
-        except (BrokenPipeError, UserError) as exc:
-            # Stop cleanly; the error is raised again once the session stopped.
+        if output_error is None:
             output_error = exc
-            done.set()
+        done.set()
+
+    def on_beat(beat: Beat) -> None:
+        try:
+            writer.heartbeat({**kind, **beat_record(beat, account_id, script)})
+        except (BrokenPipeError, UserError) as exc:
+            stop_on_output_error(exc)
             return
         if events is not None:
             events.follow()
@@ -169,13 +174,20 @@ async def _run(options: Options, credential: Credential, config: Any) -> int:
         store=store,
         on_beat=on_beat,
         on_status=on_status,
+        filters=filters.server,
     )
     if options.args.events:
         # Imported only here: it loads the websockets package.
         from tui.headless_events import HeadlessEvents
 
         events = HeadlessEvents(
-            session, options.base_url, credential, _print_line, config.ca_bundle
+            session,
+            options.base_url,
+            credential,
+            writer.event,
+            config.ca_bundle,
+            client_filter=filters.client,
+            on_output_error=stop_on_output_error,
         )
     loop = asyncio.get_running_loop()
     for signum in STOP_SIGNALS:
@@ -184,6 +196,8 @@ async def _run(options: Options, credential: Credential, config: Any) -> int:
         f"{credential.description} verified; sending a heartbeat for {script} in "
         f"account {account_id} every {session.interval:g} s"
     )
+    for line in filters.describe():
+        _note(line)
     session.start()
     try:
         await done.wait()
@@ -198,9 +212,15 @@ async def _run(options: Options, credential: Credential, config: Any) -> int:
             loop.remove_signal_handler(signum)
     if output_error is not None:
         raise output_error
+    if events is not None and filters.client.active:
+        seen = events.kept + events.filtered_out
+        _note(
+            f"client-side filters ({filters.client.describe()}) kept "
+            f"{events.kept} of {seen} events"
+        )
     if failed_before_beat and last is not None:
         # Preparing the tail failed: print it as a line like a beat would be.
-        _print_line(
+        writer.heartbeat(
             {
                 **kind,
                 "time": iso_utc(dt.datetime.now(dt.UTC).timestamp()),

@@ -27,6 +27,7 @@ BINDINGS: dict[str, tuple[str, str]] = {
     "search_events": ("slash", "search the live events"),
     "save_events": ("w", "save the live events to a JSON Lines file"),
     "events_filters": ("shift+f", "edit the live-tail filters"),
+    "client_filters": ("c", "edit the client-side filters: header, IP, sampling"),
     "history_newest": ("n", "jump to the newest beats"),
     "toggle_theme": ("t", "switch between the dark and light theme"),
     "toggle_bell": ("g", "ring the terminal bell on failures, or not"),

@@ -5,17 +5,45 @@ A ``HeartbeatSession`` prepares the live tail and keeps it alive; the
 the session has a wsUrl, and moves it to the new URL when the session
 prepares the live tail again after a failure. When the server rejects the
 old URL, the stream gets a fresh one from the session's ``refresh_ws_url``.
+A ``ClientFilter`` drops the events that the server could not filter out
+before they are kept or shown.
 The module imports no Textual, so the headless mode and the app share it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
+from tui.client_filter import ClientFilter
 from tui.credentials import Credential
 from tui.engine import HeartbeatSession
 from tui.events import EventLine
 from tui.stream import DEFAULT_RING_SIZE, LiveStream
+
+
+class FilteredLiveStream(LiveStream):
+    """A LiveStream that keeps only the events its client-side filter accepts.
+
+    Dropped events never reach the ring, the append file or ``on_event``;
+    ``filtered_out`` counts them, and ``received`` counts only kept ones.
+    """
+
+    def __init__(
+        self, url: str | None, *, client_filter: ClientFilter | None = None, **kw: Any
+    ):
+        super().__init__(url, **kw)
+        self.client_filter = client_filter
+        self.filtered_out = 0
+
+    def _keep(self, line: EventLine) -> None:
+        # NOTE: overrides LiveStream's private per-event step, the one place
+        # that every event passes before it is stored; keep the two in step.
+        check = self.client_filter
+        if check is not None and check.active and not check.accepts(line):
+            self.filtered_out += 1
+            return
+        super()._keep(line)
 
 
 class SessionStream:
@@ -35,12 +63,14 @@ class SessionStream:
         on_state: Callable[[str], None] | None = None,
         ca_bundle: str | None = None,
         ring_size: int = DEFAULT_RING_SIZE,
+        client_filter: ClientFilter | None = None,
     ):
         self.session = session
         self._seen_url: str | None = None
         self._started = False
-        self.stream = LiveStream(
+        self.stream = FilteredLiveStream(
             None,
+            client_filter=client_filter,
             on_event=on_event,
             on_state=on_state,
             refresh_url=session.refresh_ws_url,
@@ -85,6 +115,18 @@ class SessionStream:
             self._started = True
             self.stream.start(url)
         return True
+
+    @property
+    def client_filter(self) -> ClientFilter | None:
+        return self.stream.client_filter
+
+    def set_client_filter(self, client_filter: ClientFilter | None) -> None:
+        """Check events that arrive from now on with ``client_filter``.
+
+        Events already kept stay, and the count of dropped events restarts.
+        """
+        self.stream.client_filter = client_filter
+        self.stream.filtered_out = 0
 
     async def stop(self) -> None:
         """Close the stream; safe to call when it never started."""

@@ -53,7 +53,7 @@ class SessionStats:
         return None if self.total == 0 else self.ok / self.total
 
     def longest_outage(self, now: float) -> float:
-        """Longest outage so far, counting one still going on at ``now``."""
+        """Return the maximum outage so far, counting one still going on at ``now``."""
         if self.outage_start is None:
             return self.longest_outage_s
         return max(self.longest_outage_s, now - self.outage_start)

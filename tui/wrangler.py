@@ -1,14 +1,15 @@
 """Read a Worker's name and account id from its wrangler configuration.
 
-wrangler looks for ``wrangler.json``, ``wrangler.jsonc`` and ``wrangler.toml``
-in the project directory. We read the same files, only for ``name`` and
+wrangler reads ``wrangler.json``, ``wrangler.jsonc`` or ``wrangler.toml``
+(``--config`` names another). We read the same files, only for ``name`` and
 ``account_id``, so that running cf-livetail inside a Worker's project starts
-the pickers on that Worker.
+on that Worker, and ``--env`` picks one of its environments.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,23 @@ def find_config(directory: Path) -> Path | None:
         candidate = directory / name
         if candidate.is_file():
             return candidate
+    return None
+
+
+def find_config_upwards(directory: Path) -> Path | None:
+    """Return the wrangler file that wrangler itself would use from ``directory``.
+
+    Like wrangler's ``findWranglerConfig`` (cloudflare/workers-sdk, file
+    packages/workers-utils/src/config/config-helpers.ts), each name is
+    searched for in ``directory`` and then in each parent, in CONFIG_NAMES
+    order: a ``wrangler.json`` in a parent wins over a ``wrangler.toml`` here.
+    """
+    start = directory.resolve()
+    for name in CONFIG_NAMES:
+        for folder in (start, *start.parents):
+            candidate = folder / name
+            if candidate.is_file():
+                return candidate
     return None
 
 
@@ -105,6 +123,24 @@ def _line_of(text: str, position: int) -> int:
     return text.count("\n", 0, position) + 1
 
 
+_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
+
+
+def _toml_error(path: Path, message: str, text: str) -> str:
+    """Put the line that tomllib names in its message next to the path."""
+    end = " (at end of document)"
+    if message.endswith(end):
+        last_line = _line_of(text, len(text.rstrip("\n")))
+        reason = message[: -len(end)]
+        return f"{path}, line {last_line}: invalid TOML: {reason} at the end"
+    found = _TOML_POSITION.search(message)
+    if found is None:
+        return f"{path}: invalid TOML: {message}"
+    line, column = found.groups()
+    reason = message[: found.start()]
+    return f"{path}, line {line}, column {column}: invalid TOML: {reason}"
+
+
 def parse_config(path: Path) -> dict:
     """Parse a wrangler file into a dict; errors name the file and line."""
     try:
@@ -112,11 +148,16 @@ def parse_config(path: Path) -> dict:
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or "not UTF-8 text"
         raise UserError(f"cannot read {path}: {reason}") from None
+    if path.suffix not in (".toml", ".json", ".jsonc"):
+        raise UserError(
+            f"{path}: unknown configuration format {path.suffix or '(no suffix)'}: "
+            "give a .toml, .json or .jsonc file"
+        )
     if path.suffix == ".toml":
         try:
             return tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            raise UserError(f"{path}: invalid TOML: {exc}") from None
+            raise UserError(_toml_error(path, str(exc), text)) from None
     try:
         cleaned = strip_jsonc(text) if path.suffix == ".jsonc" else text
         data = json.loads(cleaned)
@@ -145,7 +186,12 @@ def resolve(path: Path, env_name: str | None = None) -> WranglerConfig:
         envs = data.get("env")
         section = envs.get(env_name) if isinstance(envs, dict) else None
         if not isinstance(section, dict):
-            raise UserError(f"{path} has no environment {env_name!r}")
+            names = sorted(envs) if isinstance(envs, dict) else []
+            known = ", ".join(names) if names else "none"
+            raise UserError(
+                f"{path} has no environment {env_name!r} (environments in it: "
+                f"{known}), or leave out --env for the top level"
+            )
         if isinstance(section.get("name"), str):
             name = section["name"]
         elif isinstance(name, str):

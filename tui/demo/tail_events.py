@@ -2,7 +2,9 @@
 
 ``EventGenerator`` produces what one Worker's live tail could stream. There
 are invocation events for the Worker's handlers: fetch requests with methods,
-URLs, status codes and outcomes, cron triggers, queue batches and alarms.
+URLs, request headers (among them the client's address in
+``cf-connecting-ip``), status codes and outcomes, cron triggers, queue
+batches and alarms. Invocations run on one of two Worker versions.
 Console logs at every level are linked to their invocation by ``requestId``.
 Some invocations throw exceptions with stack-like messages, and now and then
 a burst of requests arrives. Every choice comes from one ``random.Random``,
@@ -79,6 +81,28 @@ EXCEPTIONS = (
     "RangeError: Maximum call stack size exceeded",
     "Error: D1_ERROR: no such table: sessions",
     "SyntaxError: Unexpected end of JSON input",
+)
+# Client addresses from the documentation ranges (RFC 5737 and RFC 3849).
+CLIENT_IPS = (
+    "203.0.113.7",
+    "203.0.113.42",
+    "198.51.100.23",
+    "192.0.2.150",
+    "2001:db8::1f",
+    "2001:db8:85a3::8a2e:370:7334",
+)
+USER_AGENTS = (
+    ("Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0", 40),
+    ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) Mobile/15E148", 25),
+    ("curl/8.5.0", 20),
+    ("Go-http-client/2.0", 15),
+)
+# Share of fetch requests sent by a browser script, with X-Requested-With.
+XHR_RATE = 0.3
+# Worker versions and their share of invocations, as in a gradual deployment.
+VERSIONS = (
+    ("8c2c5a3e-5d1b-4a2e-9c61-0d7f3e1b2a40", 80),
+    ("3f1e9b27-6a0c-4d5e-8b7f-2c9d1e0a6b53", 20),
 )
 CRONS = ("*/5 * * * *", "0 * * * *", "30 2 * * *")
 QUEUES = ("jobs", "emails", "webhooks")
@@ -185,7 +209,12 @@ class EventGenerator:
         url = f"https://{self.host}{path}"
         outcome, error = self._outcome()
         status = 500 if outcome == "exception" else _weighted(rng, STATUSES)
-        request = {"method": method, "url": url, "path": path.split("?")[0]}
+        request = {
+            "method": method,
+            "url": url,
+            "path": path.split("?")[0],
+            "headers": self._headers(method),
+        }
         workers: dict[str, Any] = {
             "eventType": "fetch",
             "event": {"request": request},
@@ -195,6 +224,21 @@ class EventGenerator:
         event = self._base_event(request_id, workers, outcome, error)
         event["$metadata"].update(trigger=f"{method} {path}", url=url)
         return event, {"method": method, "path": path}
+
+    def _headers(self, method: str) -> dict[str, str]:
+        """Return request headers by lower-case name, as a Worker receives them."""
+        rng = self._rng
+        headers = {
+            "host": self.host,
+            "user-agent": _weighted(rng, USER_AGENTS),
+            "accept": "*/*",
+            "cf-connecting-ip": rng.choice(CLIENT_IPS),
+        }
+        if method in ("POST", "PUT"):
+            headers["content-type"] = "application/json"
+        if rng.random() < XHR_RATE:
+            headers["x-requested-with"] = "XMLHttpRequest"
+        return headers
 
     def _other(
         self, handler: str, request_id: str
@@ -242,7 +286,7 @@ class EventGenerator:
             requestId=request_id,
             wallTimeMs=rng.randint(1, 900),
             cpuTimeMs=rng.randint(1, 50) if outcome != "exceededCpu" else 50,
-            scriptVersion={"id": "8c2c5a3e-5d1b-4a2e-9c61-0d7f3e1b2a40"},
+            scriptVersion={"id": _weighted(rng, VERSIONS)},
         )
         return {"$metadata": metadata, "$workers": workers}
 

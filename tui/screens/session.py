@@ -17,8 +17,9 @@ from textual.widgets import DataTable, Footer, Header
 
 from tui.engine import HeartbeatSession, State
 from tui.events import EventLine
-from tui.filters import FilterSet
+from tui.filters import FilterSet, describe_filters
 from tui.history import Beat
+from tui.keys import BINDINGS as KEY_BINDINGS
 from tui.keys import key_for
 from tui.widgets.events import EventsPane
 from tui.widgets.history import HistoryTable
@@ -28,6 +29,8 @@ from tui.widgets.status import StatusPane
 
 if TYPE_CHECKING:
     from tui.app import LiveTailApp
+    from tui.client_filter import ClientFilter
+    from tui.session_stream import SessionStream
 
 # At this width and more, the sessions pane sits left of the details.
 WIDE = 120
@@ -52,6 +55,9 @@ class SessionScreen(Screen[None]):
         Binding("v", "toggle_view", "Events/history", id="toggle_view"),
         Binding("slash", "search_events", "Search events", id="search_events"),
         Binding("w", "save_events", "Save events", id="save_events", show=False),
+        Binding(
+            "c", "client_filters", "Client filters", id="client_filters", show=False
+        ),
         Binding("t", "toggle_theme", "Theme", id="toggle_theme", show=False),
         Binding("g", "toggle_bell", "Bell", id="toggle_bell", show=False),
         Binding("f1", "help", "Help", id="help"),
@@ -143,6 +149,7 @@ class SessionScreen(Screen[None]):
             applied = await stream.apply_filters(filters.filters, filters.combination)
             pane = self.query_one(EventsPane)
             if applied:
+                self.query_one(StatusPane).refresh_status()
                 count = len(filters.filters)
                 self.notify(
                     f"Live tail of {session.script} prepared again with "
@@ -159,6 +166,32 @@ class SessionScreen(Screen[None]):
                 )
 
         self.app.run_worker(apply(), group="filters", exclusive=True)
+
+    def action_client_filters(self) -> None:
+        from tui.screens.client_filters import ClientFiltersScreen
+
+        session = self._require_session()
+        stream = self.livetail.stream_for(session)
+        if session is None or stream is None:
+            return
+        server_text = describe_filters(session.filters, session.filter_combination)
+
+        def apply(result: ClientFilter | None) -> None:
+            if result is None or session not in self.livetail.sessions:
+                return
+            self.livetail.set_client_filter(session, result)
+            if session is self.selected:
+                self._show_client_filter(stream)
+
+        self.app.push_screen(
+            ClientFiltersScreen(stream.client_filter, server_text), apply
+        )
+
+    def _show_client_filter(self, stream: SessionStream | None) -> None:
+        status = self.query_one(StatusPane)
+        status.client_filter = stream.client_filter if stream else None
+        status.filtered_out = stream.stream.filtered_out if stream else 0
+        status.refresh_status()
 
     def action_save_events(self) -> None:
         from tui.screens.export import ExportScreen
@@ -191,6 +224,8 @@ class SessionScreen(Screen[None]):
         stream = self.livetail.stream_for(session)
         status = self.query_one(StatusPane)
         status.stream_text = stream.stream.state_text if stream else ""
+        status.client_filter = stream.client_filter if stream else None
+        status.filtered_out = stream.stream.filtered_out if stream else 0
         status.show(session)
         pane = self.query_one(EventsPane)
         if session is not None and stream is not None:
@@ -216,7 +251,10 @@ class SessionScreen(Screen[None]):
             self.query_one(StatsBar).show(self.livetail.stats_for(session))
 
     def tick(self) -> None:
-        self.query_one(StatusPane).refresh_status()
+        status = self.query_one(StatusPane)
+        stream = self.livetail.stream_for(self.selected)
+        status.filtered_out = stream.stream.filtered_out if stream else 0
+        status.refresh_status()
         self._show_budget()
 
     # -- selection -----------------------------------------------------------
@@ -319,7 +357,11 @@ class SessionScreen(Screen[None]):
 
     def palette_commands(self) -> list[SystemCommand]:
         def key(binding_id: str) -> str:
-            return key_for(binding_id, self.livetail.keymap)
+            if binding_id in KEY_BINDINGS:
+                return key_for(binding_id, self.livetail.keymap)
+            # A binding that the settings file cannot remap yet.
+            bindings = [b for b in self.BINDINGS if isinstance(b, Binding)]
+            return next(b.key for b in bindings if b.id == binding_id)
 
         entries = [
             ("Beat now", "Send a heartbeat at once", "beat_now", self.action_beat_now),
@@ -365,6 +407,12 @@ class SessionScreen(Screen[None]):
                 "Write the history to CSV or JSON Lines",
                 "export",
                 self.action_export,
+            ),
+            (
+                "Client-side filters",
+                "Filter events by header, IP address or sampling rate",
+                "client_filters",
+                self.action_client_filters,
             ),
             ("Switch theme", "Dark or light", "toggle_theme", self.action_toggle_theme),
             (

@@ -7,7 +7,9 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
+from tui.client_filter import ClientFilter
 from tui.engine import HeartbeatSession, State
+from tui.filters import describe_filters
 from tui.text import duration, interval_text, local_time
 
 STATE_STYLES = {
@@ -42,6 +44,10 @@ class StatusPane(Static):
         self.credential_text = credential_text
         # The live events stream's state, for example "open" or "reconnecting…".
         self.stream_text = ""
+        # The selected session's client-side filter, and how many events it
+        # dropped, which the screen sets with the stream.
+        self.client_filter: ClientFilter | None = None
+        self.filtered_out = 0
         self.border_title = "Status"
 
     def on_resize(self) -> None:
@@ -53,6 +59,25 @@ class StatusPane(Static):
 
     def refresh_status(self) -> None:
         self.update(self.render_status())
+        # The border keeps a summary in sight when the pane is too short for
+        # the Filters lines.
+        self.border_subtitle = self.filters_summary()
+
+    def filters_summary(self) -> str:
+        """Return a one-line count of server-side filters and the client-side ones."""
+        session = self.session
+        if session is None:
+            return ""
+        parts = []
+        if session.filters:
+            count = len(session.filters)
+            parts.append(f"{count} server-side filter{'s' if count != 1 else ''}")
+        client = self.client_filter
+        if client is not None and client.active:
+            parts.append(
+                f"client-side {client.describe()} ({self.filtered_out:,} dropped)"
+            )
+        return " · ".join(parts)
 
     def render_status(self) -> Group | Text:
         session = self.session
@@ -100,7 +125,39 @@ class StatusPane(Static):
         stream = Text(self.stream_text or "not started", style="dim")
         table.add_row("Events", stream, *([""] * (2 * pairs - 2)))
         table.add_row("Last error", error, *([""] * (2 * pairs - 2)))
-        return Group(heading, table)
+        filters = self._filters_table()
+        if filters is None:
+            return Group(heading, table)
+        return Group(heading, table, filters)
+
+    def _filters_table(self) -> Table | None:
+        """Return one line each for the server-side and client-side filters.
+
+        Each line is cut to the pane's width, so that long filters cannot
+        push the other fields out of the pane. None when no filter is active.
+        """
+        session = self.session
+        assert session is not None
+        lines = []
+        if session.filters:
+            text = Text("server-side ", style="dim")
+            text.append(describe_filters(session.filters, session.filter_combination))
+            lines.append(text)
+        client = self.client_filter
+        if client is not None and client.active:
+            text = Text("client-side ", style="dim")
+            text.append(client.describe())
+            text.append(f" ({self.filtered_out:,} dropped)", style="dim")
+            lines.append(text)
+        if not lines:
+            return None
+        table = Table.grid(padding=(0, 1), expand=True)
+        # As wide as the longest label of the fields above, so values align.
+        table.add_column(style="dim", no_wrap=True, min_width=len("Credential"))
+        table.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
+        for number, line in enumerate(lines):
+            table.add_row("Filters" if number == 0 else "", line)
+        return table
 
     def _next_beat_text(self) -> Text:
         session = self.session
