@@ -125,8 +125,11 @@ def test_every_binding_in_tmux(tmux: Tmux):
     tmux.wait_for("No session open")
     tmux.keys("Escape")
     tmux.wait_for("Choose an account")
+    # Enter only once the list has loaded, as a person waits to see it.
+    tmux.wait_for(f"{len(data.ACCOUNTS)} accounts")
     tmux.keys("Enter")
     tmux.wait_for("Choose a Worker")
+    tmux.wait_for(" Workers.")
     tmux.keys("Enter")
     tmux.wait_for("alive")
     tmux.keys("C-p")
