@@ -99,7 +99,7 @@ async def test_scrolling_up_holds_and_counts_new():
         events = pane.event_list
         assert events.following is False
         assert events.waiting == 7
-        assert "held, 7 new: press n to follow" in str(pane.border_title)
+        assert "held, 7 new: End or n follows" in str(pane.border_title)
         assert visible_ids(pane) == held_view
         assert events.cursor == held_cursor
         await pilot.press("n")
@@ -269,7 +269,7 @@ def test_failed_outcome_shown():
 async def open_filters(pilot, app: PaneApp) -> FiltersScreen:
     pane = app.query_one(EventsPane)
     pane.event_list.focus()
-    await pilot.press("shift+f")
+    await pilot.press("l")
     await pilot.pause()
     assert isinstance(app.screen, FiltersScreen)
     return app.screen
@@ -418,8 +418,8 @@ def test_pane_keys_leave_screen_keys_alone():
 
     screen_keys = {key for key, _ in SCREEN_KEYS.values()}
     # n means "newest" in the history pane too; Escape acts only in the box;
-    # / and Shift+F are the pane's own keys, which the screen offers as well.
-    shared_on_purpose = {"n", "escape", "slash", "shift+f"}
+    # / and l are the pane's own keys, which the screen offers as well.
+    shared_on_purpose = {"n", "escape", "slash", "l"}
     for widget in (EventsPane, EventList, SearchInput):
         for binding in widget.BINDINGS:
             for key in binding.key.split(","):

@@ -134,14 +134,36 @@ def test_environment_name_without_top_level_name(tmp_path):
     assert config.account_id is None
 
 
-@pytest.mark.parametrize(
-    "text",
-    ['name = ""\naccount_id = ""\n', "name = 3\naccount_id = [1]\n", 'main = "x"\n'],
-)
-def test_missing_or_wrong_type_values_are_none(tmp_path, text):
+@pytest.mark.parametrize("text", ['name = ""\naccount_id = ""\n', 'main = "x"\n'])
+def test_missing_or_empty_values_are_none(tmp_path, text):
     config = wrangler.resolve(write(tmp_path, "wrangler.toml", text))
     assert config.name is None
     assert config.account_id is None
+
+
+@pytest.mark.parametrize(
+    ("text", "key"), [("name = 3\n", "name"), ("account_id = [1]\n", "account_id")]
+)
+def test_wrong_type_values_name_file_and_key(tmp_path, text, key):
+    path = write(tmp_path, "wrangler.toml", text)
+    with pytest.raises(UserError) as caught:
+        wrangler.resolve(path)
+    assert str(path) in str(caught.value)
+    assert f"{key} must be a string" in str(caught.value)
+
+
+def test_environment_that_is_not_a_table(tmp_path):
+    path = write(tmp_path, "wrangler.json", '{"name": "a", "env": {"x": 3}}')
+    with pytest.raises(UserError) as caught:
+        wrangler.resolve(path, "x")
+    assert "must be a table" in str(caught.value)
+
+
+def test_empty_environment_name_is_an_error(tmp_path):
+    path = write(tmp_path, "wrangler.toml", 'name = "a"\n')
+    with pytest.raises(UserError) as caught:
+        wrangler.resolve(path, "")
+    assert "--env needs an environment name" in str(caught.value)
 
 
 def test_find_config_order(tmp_path):

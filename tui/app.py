@@ -28,7 +28,7 @@ from tui.engine import HeartbeatSession, State
 from tui.history import Beat, HistoryError, HistoryStore
 from tui.keys import check_keymap
 from tui.stats import SessionStats
-from tui.text import short_id
+from tui.text import plural, short_id
 
 if TYPE_CHECKING:
     from tui.cli import Options
@@ -160,8 +160,8 @@ class LiveTailApp(App[int]):
 
         self.push_screen(
             ConfirmScreen(
-                f"Reopen the {len(previous)} sessions open when cf-livetail last "
-                f"quit? {names}{more}",
+                f"Reopen the {plural(len(previous), 'session')} open when "
+                f"cf-livetail last quit? {names}{more}",
                 yes="Reopen",
                 no="Start fresh",
             ),
@@ -472,10 +472,10 @@ class LiveTailApp(App[int]):
         def apply() -> None:
             session.set_interval(seconds)
             self.options.args.interval = seconds
-            self.config.interval = seconds
-            self._remember_open_sessions()
-            if self.demo:
-                self._save_settings()
+            if not self.demo:
+                # A demo interval must not carry over to the real API.
+                self.config.interval = seconds
+                self._remember_open_sessions()
             self.notify(f"{session.script}: interval set to {seconds:g} s", timeout=3)
             self.budget_changed()
             if self._main is not None:
@@ -616,7 +616,8 @@ class LiveTailApp(App[int]):
             message = f"{name} is retrying: {session.last_error}"
         else:
             message = f"{name} failed: {session.last_error}"
-        self.notify(message, severity=severity, timeout=8)  # type: ignore[arg-type]
+        # Short-lived: at 80x24 a stack of these would cover dialogs.
+        self.notify(message, severity=severity, timeout=4)  # type: ignore[arg-type]
         if severity == "error" and self.config.bell:
             self.bell()
 

@@ -178,6 +178,14 @@ class Options:
         return self.account_source in ("--account", "CLOUDFLARE_ACCOUNT_ID")
 
 
+def _from_file(check, value: str, where: str) -> str:
+    """Check a value read from a wrangler file; errors name the file."""
+    try:
+        return check(value)
+    except UserError as exc:
+        raise UserError(f"{where}: {exc}") from None
+
+
 def resolve_options(
     args: argparse.Namespace, environ: os._Environ[str] | dict
 ) -> Options:
@@ -244,10 +252,12 @@ def resolve_options(
             config = wrangler.resolve(found, args.env)
             used = []
             if account is None and config.account_id:
-                account, account_source = check_account_id(config.account_id), where
+                account = _from_file(check_account_id, config.account_id, where)
+                account_source = where
                 used.append("account")
             if script is None and config.name:
-                script, script_source = check_script_name(config.name), where
+                script = _from_file(check_script_name, config.name, where)
+                script_source = where
                 used.append("Worker")
         except UserError as exc:
             if explicit:
@@ -257,10 +267,11 @@ def resolve_options(
             config_note = _config_note(where, config, used, script, account)
 
     if args.headless and (account is None or script is None):
+        skipped = f" ({notices[0]})" if notices else ""
         raise UserError(
             "--headless needs --account ID (or CLOUDFLARE_ACCOUNT_ID) and a "
             "Worker (WORKER or --script NAME); list them with --list-accounts "
-            "and --list-scripts"
+            f"and --list-scripts{skipped}"
         )
     if args.list_scripts and account is None:
         raise UserError("--list-scripts needs --account ID (or CLOUDFLARE_ACCOUNT_ID)")

@@ -62,7 +62,9 @@ def export_history(
     tmp = path.with_name(f".{path.name}.tmp")
     rows = 0
     try:
-        with open(tmp, "w", encoding="utf-8", newline="") as out:
+        # Private like the history it copies: it names accounts and Workers.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with open(fd, "w", encoding="utf-8", newline="") as out:
             writer = csv.DictWriter(out, FIELDS) if fmt == "csv" else None
             if writer is not None:
                 writer.writeheader()

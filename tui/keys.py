@@ -26,7 +26,7 @@ BINDINGS: dict[str, tuple[str, str]] = {
     "toggle_view": ("v", "show the live events or the heartbeat history"),
     "search_events": ("slash", "search the live events"),
     "save_events": ("w", "save the live events to a JSON Lines file"),
-    "events_filters": ("shift+f", "edit the live-tail filters"),
+    "events_filters": ("l", "edit the live-tail (server-side) filters"),
     "client_filters": ("c", "edit the client-side filters: header, IP, sampling"),
     "history_newest": ("n", "jump to the newest beats"),
     "toggle_theme": ("t", "switch between the dark and light theme"),

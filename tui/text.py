@@ -39,3 +39,8 @@ def iso_utc(epoch: float) -> str:
 def interval_text(seconds: float) -> str:
     """Format an interval exactly below a minute ("2.5 s"), else as a duration."""
     return f"{seconds:g} s" if seconds < 60 else duration(seconds)
+
+
+def plural(count: int, noun: str) -> str:
+    """Return "1 beat" or "2 beats": the count with the noun in the right number."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

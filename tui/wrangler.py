@@ -182,9 +182,21 @@ def resolve(path: Path, env_name: str | None = None) -> WranglerConfig:
     data = parse_config(path)
     name = data.get("name")
     account_id = data.get("account_id")
+    for key, value in (("name", name), ("account_id", account_id)):
+        if value is not None and not isinstance(value, str):
+            raise UserError(f"{path}: {key} must be a string, not {value!r}")
+    if env_name is not None and not env_name.strip():
+        raise UserError(
+            "--env needs an environment name; leave it out for the top level"
+        )
     if env_name:
         envs = data.get("env")
         section = envs.get(env_name) if isinstance(envs, dict) else None
+        if section is not None and not isinstance(section, dict):
+            raise UserError(
+                f"{path}: environment {env_name!r} must be a table of settings, "
+                f"not {section!r}"
+            )
         if not isinstance(section, dict):
             names = sorted(envs) if isinstance(envs, dict) else []
             known = ", ".join(names) if names else "none"

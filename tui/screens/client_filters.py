@@ -23,7 +23,8 @@ from tui.tail_filters import FlagError, parse_client_flags
 
 HELP_TEXT = (
     "Type them as wrangler tail flags: --header NAME[:VALUE], --ip ADDRESS "
-    "(each repeatable, any of them matches) and --sampling-rate R (0 to 1). "
+    "(each repeatable, any of them matches) and --sampling-rate R "
+    "(above 0, at most 1). "
     "Leave the line empty to show every event."
 )
 
@@ -61,9 +62,7 @@ class ClientFiltersScreen(ModalScreen[ClientFilter | None]):
                 id="client-filters-input",
             )
             yield Static(
-                "Server-side: "
-                + (self.server_text or "none")
-                + " (Shift+F in the events pane edits them)",
+                "Server-side: " + (self.server_text or "none") + " (l edits them)",
                 id="client-filters-server",
             )
             with Horizontal(id="dialog-buttons"):

@@ -54,6 +54,7 @@ class SessionScreen(Screen[None]):
         Binding("e", "export", "Export", id="export"),
         Binding("v", "toggle_view", "Events/history", id="toggle_view"),
         Binding("slash", "search_events", "Search events", id="search_events"),
+        Binding("l", "live_filters", "Live filters", id="events_filters", show=False),
         Binding("w", "save_events", "Save events", id="save_events", show=False),
         Binding(
             "c", "client_filters", "Client filters", id="client_filters", show=False
@@ -122,6 +123,11 @@ class SessionScreen(Screen[None]):
             self.query_one(EventsPane).event_list.focus()
         else:
             self.query_one(HistoryTable).focus()
+
+    def action_live_filters(self) -> None:
+        self.view = "events"
+        self._show_view()
+        self.query_one(EventsPane).action_edit_filters()
 
     def action_search_events(self) -> None:
         self.view = "events"
@@ -407,6 +413,30 @@ class SessionScreen(Screen[None]):
                 "Write the history to CSV or JSON Lines",
                 "export",
                 self.action_export,
+            ),
+            (
+                "Events or history",
+                "Switch the lower pane",
+                "toggle_view",
+                self.action_toggle_view,
+            ),
+            (
+                "Search events",
+                "Narrow the live events to a text",
+                "search_events",
+                self.action_search_events,
+            ),
+            (
+                "Live-tail filters",
+                "Edit the server-side filters and prepare the tail again",
+                "events_filters",
+                self.action_live_filters,
+            ),
+            (
+                "Save events",
+                "Write the live events to JSON Lines",
+                "save_events",
+                self.action_save_events,
             ),
             (
                 "Client-side filters",

@@ -7,7 +7,7 @@ few redraws a second, not a thousand.
 
 Keys inside the pane: ``/`` searches, Escape in the search box clears it,
 Enter opens the event under the cursor, and ``n`` or End follows the newest
-event again. Shift+F edits the live tail's filters: the pane posts
+event again. l edits the live tail's filters: the pane posts
 ``FiltersChanged``, and the screen prepares the live tail again. No key
 here repeats one of the session screen's plain letters, because a binding
 of the focused pane would hide the screen's.
@@ -61,7 +61,8 @@ class EventsPane(Vertical):
 
     BINDINGS = [
         Binding("slash", "search", "Search", id="events_search"),
-        Binding("shift+f", "edit_filters", "Filters", id="events_filters"),
+        # A plain letter: tmux and many terminals send Shift+F as a bare "F".
+        Binding("l", "edit_filters", "Live filters", id="events_filters"),
     ]
 
     DEFAULT_CSS = """
@@ -209,7 +210,7 @@ class EventsPane(Vertical):
             count = len(self.filters.filters)
             title += f" · {count} filter{'s' if count != 1 else ''}"
         if not events.following:
-            title += f" · held, {events.waiting:,} new: press n to follow"
+            title += f" · held, {events.waiting:,} new: End or n follows"
         self.border_title = title
 
     def on_event_list_follow_changed(self, message: EventList.FollowChanged) -> None:

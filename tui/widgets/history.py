@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable
 
 from tui.history import Beat, HistoryStore
-from tui.text import local_time
+from tui.text import local_time, plural
 
 WINDOW = 1000
 PAGE = 200
@@ -164,7 +164,7 @@ class HistoryTable(DataTable):
         self.sort("seq", reverse=True)
 
     def _update_title(self) -> None:
-        title = f"History ({self.total} beats)"
+        title = f"History ({plural(self.total, 'beat')})"
         if self.failures_only:
             title += " · failures only: press f for all"
         if not self.following:
