@@ -96,11 +96,14 @@ class StatusPane(Static):
             session.last_error or "—", style="red" if session.last_error else ""
         )
         error.truncate(400)
+        last_ok = Text(local_time(session.last_ok_wall, with_date=True))
+        if latency is not None:
+            last_ok.append(f" · last latency {latency:.0f} ms", style="dim")
         fields = [
-            ("Credential", Text(self.credential_text)),
+            ("Worker", Text(session.script, style="bold")),
             ("State", state_text),
-            ("Last OK", Text(local_time(session.last_ok_wall, with_date=True))),
-            ("Latency", Text("—" if latency is None else f"{latency:.0f} ms")),
+            ("Credential", Text(self.credential_text)),
+            ("Last OK", last_ok),
             ("Failures", failures),
             ("Next beat", self._next_beat_text()),
         ]
@@ -108,8 +111,6 @@ class StatusPane(Static):
         heading = Text("Account    ", style="dim")
         heading.append(session.account_name, style="bold")
         heading.append(f"  {session.account_id}", style="dim")
-        heading.append("  Worker ", style="dim")
-        heading.append(session.script, style="bold")
 
         # Two label/value pairs a row where there is room, else one.
         pairs = 2 if self.size.width >= NARROW else 1
