@@ -25,7 +25,7 @@ from tui.widgets.events import EventsPane
 from tui.widgets.history import HistoryTable
 from tui.widgets.sessions import SessionsTable
 from tui.widgets.stats import StatsBar
-from tui.widgets.status import StatusPane
+from tui.widgets.status import StatusPane, countdown_text
 
 if TYPE_CHECKING:
     from tui.app import LiveTailApp
@@ -219,11 +219,10 @@ class SessionScreen(Screen[None]):
     def _show_budget(self) -> None:
         app = self.livetail
         used, planned = app.budget.used(), app.planned_requests()
-        self.query_one(
-            SessionsTable
-        ).border_subtitle = (
-            f"requests {used}/{app.budget.limit} per 5 min · plan {planned:.0f}"
-        )
+        text = f"requests {used}/{app.budget.limit} per 5 min · plan {planned:.0f}"
+        table = self.query_one(SessionsTable)
+        if table.border_subtitle != text:
+            table.border_subtitle = text
 
     def show_selected(self) -> None:
         session = self.selected
@@ -257,10 +256,15 @@ class SessionScreen(Screen[None]):
             self.query_one(StatsBar).show(self.livetail.stats_for(session))
 
     def tick(self) -> None:
+        # Once a second: the countdown line, and the rest only if it changed,
+        # since every repaint is bytes over SSH.
+        self.query_one(StatsBar).show_countdown(countdown_text(self.selected))
         status = self.query_one(StatusPane)
         stream = self.livetail.stream_for(self.selected)
-        status.filtered_out = stream.stream.filtered_out if stream else 0
-        status.refresh_status()
+        filtered_out = stream.stream.filtered_out if stream else 0
+        if filtered_out != status.filtered_out:
+            status.filtered_out = filtered_out
+            status.refresh_status()
         self._show_budget()
 
     # -- selection -----------------------------------------------------------

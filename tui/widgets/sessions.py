@@ -16,6 +16,8 @@ class SessionsTable(DataTable):
     def __init__(self, **kw):
         super().__init__(cursor_type="row", **kw)
         self.border_title = "Sessions"
+        # The plain text of each row's cells as last drawn, by row key.
+        self._shown: dict[str, tuple[str, ...]] = {}
 
     def on_mount(self) -> None:
         self.add_column("Account", key="account")
@@ -32,6 +34,7 @@ class SessionsTable(DataTable):
         for row_key in list(self.rows):
             if row_key.value not in keys:
                 self.remove_row(row_key)
+                self._shown.pop(row_key.value or "", None)
         for session in sessions:
             self.update_session(session)
         self.border_title = f"Sessions ({len(sessions)})"
@@ -56,12 +59,16 @@ class SessionsTable(DataTable):
             local_time(session.last_ok_wall),
             failures,
         )
-        if key in {row.value for row in self.rows}:
-            for column, value in zip(
-                ("account", "worker", "state", "last_ok", "failures"),
-                cells,
-                strict=True,
-            ):
-                self.update_cell(key, column, value)
+        plain = tuple(str(cell) for cell in cells)
+        if self._shown.get(key) == plain:
+            # Nothing changed: skip the repaint (each one is bytes over SSH).
+            return
+        if key in self._shown:
+            columns = ("account", "worker", "state", "last_ok", "failures")
+            old = self._shown[key]
+            for index, (column, value) in enumerate(zip(columns, cells, strict=True)):
+                if old[index] != plain[index]:
+                    self.update_cell(key, column, value)
         else:
             self.add_row(*cells, key=key)
+        self._shown[key] = plain

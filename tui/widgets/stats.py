@@ -18,7 +18,14 @@ class StatsBar(Horizontal):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="uptime")
+        yield Static("", id="countdown")
         yield Sparkline([], id="latency-sparkline")
+
+    def show_countdown(self, text: str) -> None:
+        """Update the countdown; only this one line repaints each second."""
+        countdown = self.query_one("#countdown", Static)
+        if str(countdown.render()) != text:
+            countdown.update(text)
 
     def show(self, stats: SessionStats | None) -> None:
         uptime = self.query_one("#uptime", Static)

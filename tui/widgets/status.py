@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -167,10 +169,23 @@ class StatusPane(Static):
             return Text("paused: press p to resume", style="cyan")
         if session.state is State.FAILED:
             return Text("stopped: press r to retry", style="red")
-        if session.state is State.STOPPED:
+        if session.state in (State.STOPPED, State.STARTING):
             return Text("—")
         remaining = session.seconds_to_next()
         if remaining is None:
             return Text("—")
-        prefix = "retry in" if session.state is State.RETRYING else "in"
-        return Text(f"{prefix} {duration(remaining)}")
+        # A clock time, not a countdown: the pane then changes only on events,
+        # and the one-line countdown beside the uptime ticks instead.
+        prefix = "retry at" if session.state is State.RETRYING else "at"
+        return Text(f"{prefix} {local_time(time.time() + remaining)}")
+
+
+def countdown_text(session: HeartbeatSession | None) -> str:
+    """Return "next beat in 27 s" for the countdown line, or "" when none is due."""
+    if session is None or session.state not in (State.ALIVE, State.RETRYING):
+        return ""
+    remaining = session.seconds_to_next()
+    if remaining is None:
+        return ""
+    what = "retry" if session.state is State.RETRYING else "next beat"
+    return f"{what} in {duration(remaining)}"
