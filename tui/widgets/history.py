@@ -16,7 +16,7 @@ from textual.widgets import DataTable
 from tui.history import Beat, HistoryStore
 from tui.text import local_time, plural
 
-WINDOW = 1000
+WINDOW = 400
 PAGE = 200
 
 OUTCOME_STYLES = {
@@ -40,8 +40,9 @@ class HistoryTable(DataTable):
         self.session_id = session_id
         self.failures_only = False
         self.border_title = "History"
-        # (beat id, number in the session) of the rows shown.
+        # (beat id, number in the session) of the rows shown, and the beats.
         self._rows: list[tuple[int, int]] = []
+        self._beats: dict[int, Beat] = {}
         self.following = True
         self.waiting = 0
         self.total = 0
@@ -68,6 +69,7 @@ class HistoryTable(DataTable):
         """Replace the window with the newest page of beats."""
         self.clear()
         self._rows.clear()
+        self._beats.clear()
         if self.session_id is None:
             self.total = 0
             self.following = True
@@ -118,19 +120,36 @@ class HistoryTable(DataTable):
             before_id=oldest_id,
             failures_only=self.failures_only,
         )
+        if not beats:
+            return 0
+        overflow = len(self._rows) + len(beats) - WINDOW
+        if overflow > 0:
+            # Drop the newest rows by rebuilding the table once: DataTable
+            # re-indexes every row on each remove_row, so removing a page of
+            # rows one by one stalls the scroll.
+            oldest_first = sorted(self._beats.values(), key=lambda b: b.id or 0)
+            keep = oldest_first[: len(oldest_first) - overflow]
+            self._rebuild(keep + beats)
+            self.following = False
+        else:
+            for beat in beats:
+                self._append(beat)
+        self._sort()
+        self._update_title()
+        return len(beats)
+
+    def _rebuild(self, beats: list[Beat]) -> None:
+        self.clear()
+        self._rows.clear()
+        self._beats.clear()
         for beat in beats:
             self._append(beat)
-        while len(self._rows) > WINDOW:
-            self._drop_newest()
-        if beats:
-            self._sort()
-            self._update_title()
-        return len(beats)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.cursor_row == self.row_count - 1 and self.row_count:
-            key = self.coordinate_to_cell_key((event.cursor_row, 0)).row_key
-            if self.load_older():
+            key = self.coordinate_to_cell_key((event.cursor_row, 0)).row_key.value
+            if self.load_older() and key is not None:
+                # Keep the cursor on the same beat; rebuilt rows have new keys.
                 self.move_cursor(row=self.get_row_index(key))
 
     def _append(self, beat: Beat) -> None:
@@ -148,17 +167,13 @@ class HistoryTable(DataTable):
             key=str(beat.id),
         )
         self._rows.append((beat.id, number))
+        self._beats[beat.id] = beat
 
     def _drop_oldest(self) -> None:
         row = min(self._rows)
         self._rows.remove(row)
+        self._beats.pop(row[0], None)
         self.remove_row(str(row[0]))
-
-    def _drop_newest(self) -> None:
-        row = max(self._rows)
-        self._rows.remove(row)
-        self.remove_row(str(row[0]))
-        self.following = False
 
     def _sort(self) -> None:
         self.sort("seq", reverse=True)
