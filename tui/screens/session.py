@@ -67,6 +67,8 @@ class SessionScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.ready = False
+        # Sessions whose row in the sessions pane is out of date.
+        self._dirty: set[HeartbeatSession] = set()
         # Below TALL rows one of history and events is shown at a time.
         self.view = "history"
 
@@ -244,12 +246,14 @@ class SessionScreen(Screen[None]):
         self.query_one(StatsBar).show(self.livetail.stats_for(session))
 
     def session_changed(self, session: HeartbeatSession) -> None:
-        self.query_one(SessionsTable).update_session(session)
+        # Rows of the sessions pane are redrawn once a second, in one batch:
+        # with many sessions, a repaint per beat costs more than the beats.
+        self._dirty.add(session)
         if session is self.selected:
             self.query_one(StatusPane).refresh_status()
 
     def add_beat(self, session: HeartbeatSession, beat: Beat) -> None:
-        self.query_one(SessionsTable).update_session(session)
+        self._dirty.add(session)
         if session is self.selected:
             self.query_one(HistoryTable).add_beat(beat)
             self.query_one(StatusPane).refresh_status()
@@ -258,6 +262,13 @@ class SessionScreen(Screen[None]):
     def tick(self) -> None:
         # Once a second: the countdown line, and the rest only if it changed,
         # since every repaint is bytes over SSH.
+        if self._dirty:
+            dirty, self._dirty = self._dirty, set()
+            table = self.query_one(SessionsTable)
+            with self.app.batch_update():
+                for session in dirty:
+                    if session in self.livetail.sessions:
+                        table.update_session(session)
         self.query_one(StatsBar).show_countdown(countdown_text(self.selected))
         status = self.query_one(StatusPane)
         stream = self.livetail.stream_for(self.selected)
