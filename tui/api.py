@@ -217,9 +217,11 @@ class CloudflareClient:
         json_body: Any = None,
         deadline: float | None = None,
     ) -> CallResult:
-        """Send one request and classify the reply; never raises on failure.
+        """Send one request and classify the reply.
 
-        ``deadline`` bounds the whole call, including a reply that trickles in.
+        Timeouts, network errors and bad replies come back as a CallResult
+        rather than an exception. ``deadline`` bounds the whole call,
+        including a reply that trickles in.
         """
         url = self.base_url + path
         headers = self.credential.headers()
@@ -476,8 +478,7 @@ def clean_name(text: str) -> str:
     A name is data from the network; an escape sequence in it must never
     reach the terminal.
     """
-    cleaned = "".join(ch if ch.isprintable() else "?" for ch in text.strip())
-    return cleaned[:100] + ("…" if len(cleaned) > 100 else "")
+    return env.one_line(text, 100)
 
 
 def _last_page(info: dict[str, Any] | None, page: int, seen: int) -> bool:

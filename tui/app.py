@@ -439,11 +439,6 @@ class LiveTailApp(App[int]):
         await asyncio.gather(*(s.stop() for s in streams), return_exceptions=True)
         await asyncio.gather(*(s.stop() for s in sessions), return_exceptions=True)
 
-    async def stop_session(self) -> None:
-        """Stop the selected session (the single-session flow's back key)."""
-        if self.selected is not None:
-            await self.close_session(self.selected)
-
     # -- budget and settings -------------------------------------------------
 
     def _beating(self) -> list[HeartbeatSession]:
@@ -500,11 +495,6 @@ class LiveTailApp(App[int]):
             )
             return
         apply()
-
-    def remember_interval(self, seconds: float) -> None:
-        self.options.args.interval = seconds
-        self.config.interval = seconds
-        self._save_settings()
 
     def toggle_theme(self) -> None:
         light = self.theme != "textual-light"

@@ -2,11 +2,11 @@
 
 Scheduling runs on the monotonic clock and history shows wall-clock time.
 Beat N of a run is due at ``anchor + N * interval`` however long each request
-took, so there is no cumulative drift; a slot that has already passed is
+took, so there is no cumulative drift. A slot that has already passed is
 skipped, never sent late in a burst. Failures that may pass (timeouts, 5xx,
 429, bad replies, network errors) are retried with capped exponential backoff
-and jitter, one request at a time; fatal outcomes stop the session until the
-user asks for a retry.
+and jitter, one request at a time. Fatal outcomes stop the session until the
+user requests a retry.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import random
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from tui import envelope as env
@@ -99,21 +98,6 @@ def backoff_delay(
     cap = min(BACKOFF_CAP, max(5.0, interval))
     ceiling = min(cap, BACKOFF_BASE * 2 ** max(0, failures - 1))
     return ceiling / 2 + rng() * ceiling / 2
-
-
-@dataclass
-class Status:
-    """A snapshot of a session for the status pane."""
-
-    state: State
-    interval: float
-    last_ok_wall: float | None
-    last_latency_ms: float | None
-    failures: int
-    next_due_mono: float | None
-    last_error: str
-    beats: int
-    ws_url: str | None
 
 
 class HeartbeatSession:
@@ -282,19 +266,6 @@ class HeartbeatSession:
             current = asyncio.current_task()
             if current is not None and current.cancelling():
                 raise
-
-    def status(self) -> Status:
-        return Status(
-            state=self.state,
-            interval=self.interval,
-            last_ok_wall=self.last_ok_wall,
-            last_latency_ms=self.last_latency_ms,
-            failures=self.failures,
-            next_due_mono=self.next_due,
-            last_error=self.last_error,
-            beats=self.beats_sent,
-            ws_url=self.ws_url,
-        )
 
     def seconds_to_next(self) -> float | None:
         if self.next_due is None or self.state in (State.PAUSED, State.FAILED):

@@ -13,6 +13,7 @@ import signal
 import sys
 from typing import TYPE_CHECKING, Any
 
+from tui import paths
 from tui.api import ApiError, CloudflareClient
 from tui.credentials import Credential
 from tui.engine import HeartbeatSession, State
@@ -122,7 +123,7 @@ async def _run(options: Options, credential: Credential, config: Any) -> int:
         await client.aclose()
         raise _verify_error(exc, credential) from None
     try:
-        store = HistoryStore(_history_path())
+        store = HistoryStore(paths.history_db())
     except HistoryError as exc:
         await client.aclose()
         raise UserError(str(exc)) from None
@@ -240,9 +241,3 @@ async def _run(options: Options, credential: Credential, config: Any) -> int:
         _note(f"stopped: {session.last_error}")
         return EXIT_FATAL_OUTCOME
     return 0
-
-
-def _history_path():
-    from tui import paths
-
-    return paths.history_db()
