@@ -26,7 +26,7 @@ def make_app(server: DemoServer, *argv: str) -> LiveTailApp:
 async def wait_for(
     condition: Callable[[], bool], timeout: float = 5.0, step: float = 0.02
 ) -> bool:
-    """Poll ``condition`` until it holds or ``timeout`` seconds pass."""
+    """Poll ``condition`` until it is true or ``timeout`` seconds pass."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while loop.time() < deadline:

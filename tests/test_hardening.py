@@ -1,4 +1,4 @@
-"""Bad input found by trying the app as a new user: each gets a clear answer."""
+"""Bad input found by trying the app as a new user: each gets a clear message."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def envelope(result) -> dict:
     return {"success": True, "errors": [], "messages": [], "result": result}
 
 
-async def test_names_from_the_api_cannot_reach_the_terminal_raw():
+async def test_api_names_are_cleaned():
     hostile = "Evil \x1b[2J\x1b]0;T\x07 name"
     with FaultServer().start() as server:
         server.enqueue(

@@ -185,7 +185,7 @@ def test_sigkill_loses_at_most_the_beat_in_flight(demo, isolated_dirs):
     assert after == stored + 1
 
 
-def test_suspend_and_resume_sends_one_beat_with_a_gap(demo, isolated_dirs):
+def test_suspend_resume_one_beat_with_gap(demo, isolated_dirs):
     process = start_cli(
         isolated_dirs,
         *beat_args(demo, "--interval", "1"),

@@ -87,7 +87,8 @@ async def test_operations_act_on_selected_session_only(demo):
         await start_with_acme(pilot, app)
         first = app.session
         await add_session(app, pilot, "Personal")
-        assert await wait_for(lambda: len(app.sessions) == 2 and on_main(app))
+        assert await wait_for(lambda: len(app.sessions) == 2)
+        assert await wait_for(lambda: on_main(app))
         second = app.session
         assert await wait_for(lambda: second.beats_sent >= 1)
         await pilot.press("p")

@@ -44,7 +44,7 @@ def test_worker_picker_filtered_60x20(snap_compare, demo):
 
 
 def _stalled_app(server, *argv: str):
-    """An app whose sessions stay in 'starting': the API never answers.
+    """An app whose sessions stay in 'starting': the API never replies.
 
     Nothing on screen then depends on the clock, so the snapshot is stable.
     """

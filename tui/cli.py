@@ -1,7 +1,7 @@
 """Command line entry point: parse flags, find credentials, pick a mode.
 
 This module and everything the headless and list modes import stay free of
-Textual, so that scripts start fast; the TUI is imported only when it runs.
+Textual, so scripts start fast. The TUI is imported only when it runs.
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ from tui.tail_filters import TailFilters
 
 log = logging.getLogger("tui")
 
-EXIT_USAGE = 2
-EXIT_FATAL_OUTCOME = 3
 EXIT_INTERRUPTED = 130
 
 
@@ -338,7 +336,7 @@ def _config_note(
 
 def main(argv: Sequence[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):
-        # A message must never fail because the locale cannot encode it.
+        # Characters the locale cannot encode are escaped, not an error.
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
     try:
@@ -349,8 +347,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
-        # The reader of stdout went away (for example `| head`): stop quietly,
-        # and point stdout at /dev/null so the final flush cannot fail again.
+        # The reader of stdout went away (for example `| head`). Exit quietly,
+        # with stdout on /dev/null so the flush at exit has nowhere to fail.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
@@ -456,7 +454,7 @@ def _run(args: argparse.Namespace, demo: object | None) -> int:
 
 
 def wants_credential_screen(args: argparse.Namespace) -> bool:
-    """The TUI offers to save a token when none is found; other modes fail."""
+    """Return whether a missing credential opens the token screen (the TUI only)."""
     return not (args.headless or args.list_accounts or args.list_scripts)
 
 

@@ -4,7 +4,7 @@
 class UserError(Exception):
     """A problem the user can fix; its text is the whole message shown.
 
-    The text says what failed and what to do next, and never contains a secret.
+    The text states what failed and what to do next, and never contains a secret.
     """
 
     exit_code = 2

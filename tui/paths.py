@@ -1,4 +1,4 @@
-"""Where the app keeps its files, from platformdirs.
+"""Locations of the app's files, from platformdirs.
 
 On Linux these follow the XDG variables (``XDG_CONFIG_HOME``, ``XDG_DATA_HOME``,
 ``XDG_STATE_HOME``), which is also how the tests keep their files apart.

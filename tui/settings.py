@@ -1,4 +1,4 @@
-"""Settings in a TOML file under the user config dir. Never holds a secret.
+"""Settings in a TOML file under the user config dir. It never contains a secret.
 
 A file that cannot be parsed is moved aside (the app says where) and the app
 starts with defaults; a value of the wrong type is ignored with a notice.

@@ -1,4 +1,4 @@
-"""A dialog that asks for the heartbeat interval in seconds."""
+"""A dialog for the heartbeat interval in seconds."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The history pane: one row per beat, newest first, paged from the database.
 
 The table contains a window of at most WINDOW rows. Moving the cursor onto the
-last row loads the next older page from the store; when the window is full,
+last row loads the next older page from the store. When the window is full,
 rows at the other end are dropped. While the newest beats are out of the
 window, new beats are counted in the title instead of shown, and ``n``
 returns to the newest.
