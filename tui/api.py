@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
 import logging
 import os
 import re
+import socket
 import ssl
 import time
+import urllib.request
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,6 +28,14 @@ from tui.budget import RequestBudget
 from tui.credentials import Credential
 from tui.envelope import CallResult
 from tui.errors import UserError
+from tui.http1 import (
+    BadReply,
+    BodyTooLarge,
+    ConnectFailed,
+    ConnectionDropped,
+    PostConnection,
+    StepTimeout,
+)
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +182,9 @@ class CloudflareClient:
         self._ca_bundle = ca_bundle
         self._transport = transport
         self.budget = budget
+        self._ssl_context = make_ssl_context(ca_bundle)
         self._http = self._new_http()
+        self._posts = self._new_post_connection()
         # What the last listings left out.
         self.skipped_scripts = 0
         self.skipped_accounts = 0
@@ -186,9 +199,34 @@ class CloudflareClient:
             follow_redirects=False,
             # A loopback server must never be reached through a proxy.
             trust_env=not loopback,
-            verify=make_ssl_context(self._ca_bundle),
+            verify=self._ssl_context,
             transport=self._transport,
             limits=httpx.Limits(max_connections=4, keepalive_expiry=20.0),
+        )
+
+    def _new_post_connection(self) -> PostConnection | None:
+        """The connection for POST calls, or None to send them through httpx.
+
+        httpx takes them when a test supplies its transport, and when a proxy
+        from the environment applies: the plain connection does not speak to
+        proxies.
+        """
+        if self._transport is not None:
+            return None
+        parts = urlsplit(self.base_url)
+        host = parts.hostname or ""
+        if not is_loopback(host):
+            proxies = urllib.request.getproxies_environment()
+            if (proxies.get(parts.scheme) or proxies.get("all")) and not (
+                urllib.request.proxy_bypass_environment(host, proxies)
+            ):
+                return None
+        return PostConnection(
+            self.base_url,
+            self._ssl_context,
+            user_agent=USER_AGENT,
+            max_body=MAX_BODY,
+            timeout=self.timeout,
         )
 
     async def __aenter__(self) -> CloudflareClient:
@@ -198,10 +236,14 @@ class CloudflareClient:
         await self.aclose()
 
     async def aclose(self) -> None:
+        if self._posts is not None:
+            await self._posts.aclose()
         await self._http.aclose()
 
     async def reset_pool(self) -> None:
         """Drop every pooled connection, after timeouts or network errors."""
+        if self._posts is not None:
+            self._posts.close()
         old, self._http = self._http, self._new_http()
         try:
             await old.aclose()
@@ -236,22 +278,43 @@ class CloudflareClient:
 
         try:
             async with asyncio.timeout(budget):
-                async with self._http.stream(
-                    method, url, params=params, json=json_body, headers=headers
-                ) as reply:
-                    body = await self._read_limited(reply)
+                if method == "POST" and params is None and self._posts is not None:
+                    payload = json.dumps(json_body, separators=(",", ":")).encode()
+                    status, reply_headers, body = await self._posts.post(
+                        path, payload, headers
+                    )
                     latency = elapsed()
-                    status = reply.status_code
-                    reply_headers = reply.headers
+                else:
+                    async with self._http.stream(
+                        method, url, params=params, json=json_body, headers=headers
+                    ) as reply:
+                        body = await self._read_limited(reply)
+                        latency = elapsed()
+                        status = reply.status_code
+                        reply_headers = reply.headers
         except TimeoutError:
             return env.failure(
                 env.TIMEOUT, f"no complete reply within {budget:g} s", elapsed()
             )
         except httpx.TimeoutException as exc:
             return env.failure(env.TIMEOUT, f"timed out ({_exc_name(exc)})", elapsed())
-        except _BodyTooLarge:
+        except StepTimeout as exc:
+            return env.failure(env.TIMEOUT, f"timed out ({exc})", elapsed())
+        except (_BodyTooLarge, BodyTooLarge):
             return env.failure(
                 env.BAD_RESPONSE, f"reply larger than {MAX_BODY} bytes", elapsed()
+            )
+        except ConnectFailed as exc:
+            return env.failure(
+                env.NETWORK_ERROR, _connect_message(exc.cause), elapsed()
+            )
+        except ConnectionDropped as exc:
+            return env.failure(
+                env.NETWORK_ERROR, f"connection dropped: {exc}", elapsed()
+            )
+        except BadReply as exc:
+            return env.failure(
+                env.NETWORK_ERROR, f"not an HTTP/1.1 reply: {exc}", elapsed()
             )
         except (httpx.TransportError, OSError, ssl.SSLError) as exc:
             return env.failure(env.NETWORK_ERROR, _network_message(exc), elapsed())
@@ -437,8 +500,23 @@ def _exc_name(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+def _connect_message(exc: OSError) -> str:
+    """Say why the POST connection could not be opened."""
+    text = str(exc) or _exc_name(exc)
+    if isinstance(exc, socket.gaierror):
+        return f"DNS lookup failed: {text}"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return (
+            f"TLS verification failed: {text} (set SSL_CERT_FILE or ca_bundle "
+            "for a corporate CA)"
+        )
+    return f"connection failed: {text}"
+
+
 def _network_message(exc: BaseException) -> str:
     text = str(exc) or _exc_name(exc)
+    if isinstance(exc, ConnectionResetError | BrokenPipeError | ConnectionAbortedError):
+        return f"connection reset: {text}"
     if isinstance(exc, httpx.ConnectError):
         if "Name or service not known" in text or "nodename nor servname" in text:
             return f"DNS lookup failed: {text}"

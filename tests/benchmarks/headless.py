@@ -24,6 +24,7 @@ from tests.benchmarks.common import CF_LIVETAIL, app_env, demo_target
 SDK_VENV = Path(__file__).resolve().parent / ".sdk-venv"
 SDK_PYTHON = SDK_VENV / "bin" / "python"
 SDK_LOOP = Path(__file__).resolve().parent / "sdk_loop.py"
+FLOOR_LOOP = Path(__file__).resolve().parent / "floor_beat.py"
 HEARTBEAT_SUFFIX = "/live-tail/heartbeat"
 
 
@@ -148,6 +149,16 @@ def measure_ours(count: int, interval: float) -> LoopRun:
 def measure_sdk(count: int, interval: float) -> LoopRun:
     account, script = demo_target()
     argv = [str(SDK_PYTHON), str(SDK_LOOP), "--base-url", "{base_url}"]
+    argv += ["--account", account, "--script", script]
+    argv += ["--count", str(count), "--interval", f"{interval:g}"]
+    with tempfile.TemporaryDirectory(prefix="cf-bench-home-") as home:
+        return measure_loop(argv, app_env(Path(home)), count, interval)
+
+
+def measure_floor(count: int, interval: float) -> LoopRun:
+    """Run floor_beat.py, the least an asyncio heartbeat loop can do."""
+    account, script = demo_target()
+    argv = [sys.executable, str(FLOOR_LOOP), "--base-url", "{base_url}"]
     argv += ["--account", account, "--script", script]
     argv += ["--count", str(count), "--interval", f"{interval:g}"]
     with tempfile.TemporaryDirectory(prefix="cf-bench-home-") as home:

@@ -134,6 +134,8 @@ def build_figures(sizes: Sizes) -> dict[str, Figure]:
         "ours_cpu_beat": Figure("CPU per beat, ours", "ms"),
         "sdk_cpu_beat": Figure("CPU per beat, SDK", "ms"),
         "cpu_ratio": Figure("CPU per beat, ours / SDK", "x", 0.5),
+        "floor_cpu_beat": Figure("  floor: asyncio loop, raw HTTP/1.1", "ms"),
+        "floor_cpu_ratio": Figure("  floor / SDK", "x"),
         "tui_peak_rss": Figure("peak RSS, TUI with one session", "MiB", 60),
         "headless_peak_rss": Figure("peak RSS, headless", "MiB", 35),
         "floor_peak_rss": Figure("  floor: bare Textual app", "MiB"),
@@ -183,12 +185,16 @@ def bench_headless(figures: dict[str, Figure], sizes: Sizes) -> None:
 def bench_sdk(figures: dict[str, Figure], sizes: Sizes) -> None:
     for number in range(sizes.runs):
         # Alternate which program goes first, so neither always runs warm.
-        order = ("ours", "sdk") if number % 2 == 0 else ("sdk", "ours")
-        runs = {}
-        for name in order:
-            measure = headless.measure_ours if name == "ours" else headless.measure_sdk
-            runs[name] = measure(sizes.loop_beats, 1.0)
-        ours, sdk = runs["ours"], runs["sdk"]
+        order = (
+            ("ours", "sdk", "floor") if number % 2 == 0 else ("sdk", "ours", "floor")
+        )
+        measures = {
+            "ours": headless.measure_ours,
+            "sdk": headless.measure_sdk,
+            "floor": headless.measure_floor,
+        }
+        runs = {name: measures[name](sizes.loop_beats, 1.0) for name in order}
+        ours, sdk, floor = runs["ours"], runs["sdk"], runs["floor"]
         figures["ours_loop_start"].samples.append(ours.first_beat_s)
         figures["sdk_loop_start"].samples.append(sdk.first_beat_s)
         figures["start_ratio"].samples.append(ours.first_beat_s / sdk.first_beat_s)
@@ -196,6 +202,10 @@ def bench_sdk(figures: dict[str, Figure], sizes: Sizes) -> None:
         figures["sdk_cpu_beat"].samples.append(sdk.cpu_per_beat_ms)
         figures["cpu_ratio"].samples.append(ours.cpu_per_beat_ms / sdk.cpu_per_beat_ms)
         figures["sdk_peak_rss"].samples.append(sdk.peak_rss_mib)
+        figures["floor_cpu_beat"].samples.append(floor.cpu_per_beat_ms)
+        figures["floor_cpu_ratio"].samples.append(
+            floor.cpu_per_beat_ms / sdk.cpu_per_beat_ms
+        )
 
 
 def bench_idle(figures: dict[str, Figure], sizes: Sizes) -> None:
