@@ -118,9 +118,10 @@ async def _settle(pilot) -> None:
 
 def _position(table) -> int:
     """Return how many beats back from the newest the cursor is."""
-    row_key = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key
-    number = table.get_cell(row_key, "seq")
-    return table.total - int(number)
+    beat = table.cursor_beat
+    if beat is None or beat.seq is None:
+        raise RuntimeError("the history pane has no numbered beat under its cursor")
+    return table.total - beat.seq
 
 
 def main() -> int:
