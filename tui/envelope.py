@@ -90,7 +90,6 @@ class CallResult:
     codes: tuple[int, ...] = ()
     ray: str | None = None
     retry_after: float | None = None
-    body_excerpt: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -196,7 +195,8 @@ def one_line(text: str, limit: int = DISPLAY_LIMIT) -> str:
     Registered secrets are masked before the cut, so no part of one survives.
     """
     text = _SPACE.sub(" ", scrub(text)).strip()
-    text = "".join(ch if ch.isprintable() else "?" for ch in text)
+    if not text.isprintable():
+        text = "".join(ch if ch.isprintable() else "?" for ch in text)
     if len(text) > limit:
         return text[: limit - 1] + "…"
     return text
@@ -235,7 +235,6 @@ def classify(
         title = html_title(text) if "<" in text else None
         if title:
             problem = f"{problem}: {title}"
-    excerpt = one_line(body.decode("utf-8", "replace"), DISPLAY_LIMIT)
 
     codes: tuple[int, ...] = ()
     api_text = ""
@@ -254,7 +253,6 @@ def classify(
             codes=codes,
             ray=ray,
             retry_after=retry_after,
-            body_excerpt=excerpt,
         )
 
     if envelope is not None and envelope.success and 200 <= status < 300:
@@ -268,7 +266,6 @@ def classify(
             envelope=envelope,
             codes=codes,
             ray=ray,
-            body_excerpt=excerpt,
         )
     if status == 429:
         wait = parse_retry_after(headers.get("retry-after"))
