@@ -5,10 +5,12 @@ from __future__ import annotations
 import csv
 import json
 import os
+import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 from tui.errors import UserError
-from tui.history import HistoryStore
+from tui.history import COLUMNS, Beat, HistoryStore, _beat_from_row
 from tui.logsetup import scrub
 from tui.text import iso_utc
 
@@ -51,14 +53,13 @@ def export_history(
     """Write every beat of the session to ``path``; return the rows written.
 
     The file is written beside its final name and renamed into place, so a
-    failure never leaves half a file under the name the user chose.
+    failure never leaves half a file under the name the user chose. A
+    store with a file is read through a connection of its own, so this may
+    run in a worker thread while the event loop goes on storing beats.
     """
     path = path.expanduser()
+    check_target(path)
     fmt = format_for(path)
-    if path.is_dir():
-        raise UserError(f"{path} is a directory: give a file name")
-    if not path.parent.is_dir():
-        raise UserError(f"folder {path.parent} does not exist")
     tmp = path.with_name(f".{path.name}.tmp")
     rows = 0
     try:
@@ -68,7 +69,7 @@ def export_history(
             writer = csv.DictWriter(out, FIELDS) if fmt == "csv" else None
             if writer is not None:
                 writer.writeheader()
-            for beat in store.iter_beats(session_id):
+            for beat in _session_beats(store, session_id):
                 record = {
                     "time": iso_utc(beat.time),
                     "account_id": account_id,
@@ -91,4 +92,35 @@ def export_history(
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise UserError(f"could not write {path}: {exc.strerror}") from None
+    except sqlite3.Error as exc:
+        tmp.unlink(missing_ok=True)
+        raise UserError(f"could not read the history to export: {exc}") from None
     return rows
+
+
+def check_target(path: Path) -> None:
+    """Raise UserError if ``path`` cannot be the name of a new export."""
+    if path.is_dir():
+        raise UserError(f"{path} is a directory: give a file name")
+    if not path.parent.is_dir():
+        raise UserError(f"folder {path.parent} does not exist")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise UserError(f"{path} is read-only: give another file name")
+
+
+def _session_beats(store: HistoryStore, session_id: int) -> Iterator[Beat]:
+    """Yield the session's beats oldest first, read-only from the file if any."""
+    if store.path is None:
+        yield from store.iter_beats(session_id)
+        return
+    uri = store.path.resolve().as_uri() + "?mode=ro"
+    db = sqlite3.connect(uri, uri=True)
+    try:
+        rows = db.execute(
+            f"SELECT {COLUMNS} FROM beats WHERE session_id = ? ORDER BY id",
+            (session_id,),
+        )
+        for row in rows:
+            yield _beat_from_row(row)
+    finally:
+        db.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,7 +15,7 @@ from textual.widgets import Input, Label, Static
 
 from tui.engine import HeartbeatSession
 from tui.errors import UserError
-from tui.export import export_history
+from tui.export import check_target, export_history, format_for
 
 if TYPE_CHECKING:
     from tui.stream import LiveStream
@@ -30,6 +31,9 @@ class ExportScreen(ModalScreen[Path | None]):
         super().__init__()
         self.session = session
         self.events = events
+        # The existing file that the user has agreed to replace.
+        self._replace: Path | None = None
+        self._exporting = False
 
     def compose(self) -> ComposeResult:
         stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -50,28 +54,62 @@ class ExportScreen(ModalScreen[Path | None]):
     def on_mount(self) -> None:
         self.query_one(Input).focus()
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
+    async def on_input_submitted(self, event: Input.Submitted) -> None:
         path = Path(event.value.strip()).expanduser()
         session = self.session
         if self.events is not None:
             self._save_events(path)
             return
-        try:
-            rows = export_history(
-                session.store,
-                session.session_id,
-                path,
-                session.account_id,
-                session.account_name,
-                session.script,
-            )
-        except UserError as exc:
-            message = self.query_one("#dialog-message", Static)
-            message.update(str(exc))
-            message.add_class("error")
+        if self._exporting:
             return
+        try:
+            check_target(path)
+            format_for(path)
+        except UserError as exc:
+            self._show_error(str(exc))
+            return
+        if path.exists() and self._replace != path:
+            self._replace = path
+            self._show_error(
+                f"{path} exists: press Enter again to replace it, or change the name"
+            )
+            return
+        self._exporting = True
+        field = self.query_one(Input)
+        field.disabled = True
+        message = self.query_one("#dialog-message", Static)
+        message.remove_class("error")
+        message.update("Exporting…")
+        arguments = (
+            session.store,
+            session.session_id,
+            path,
+            session.account_id,
+            session.account_name,
+            session.script,
+        )
+        try:
+            if session.store.path is None:
+                rows = export_history(*arguments)
+            else:
+                # A long history takes seconds, and the heartbeats must not wait.
+                rows = await asyncio.to_thread(export_history, *arguments)
+        except UserError as exc:
+            self._exporting = False
+            field.disabled = False
+            field.focus()
+            self._show_error(str(exc))
+            return
+        finally:
+            self._exporting = False
         self.app.notify(f"Exported {rows} beats to {path.resolve()}", timeout=8)
-        self.dismiss(path)
+        if self.is_current:
+            self.dismiss(path)
+
+    def _show_error(self, text: str) -> None:
+        message = self.query_one("#dialog-message", Static)
+        message.update(text)
+        message.add_class("error")
 
     def _save_events(self, path: Path) -> None:
         assert self.events is not None
