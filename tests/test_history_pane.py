@@ -10,6 +10,7 @@ import pytest
 from textual.app import App, ComposeResult
 
 from tui.history import PAGE_ROWS, Beat, BeatPages, HistoryStore
+from tui.text import local_date
 from tui.widgets.history import HistoryTable
 
 REPO = Path(__file__).resolve().parent.parent
@@ -107,7 +108,7 @@ async def test_opens_on_newest_beat():
         assert seq(table.beat_at(1499)) == 1
         assert table.beat_at(1500) is None
         assert table.following is True
-        assert table.border_title == "History (1500 beats)"
+        assert table.border_title == "History (1,500 beats)"
 
 
 async def test_header_shows_column_titles():
@@ -257,14 +258,14 @@ async def test_new_beats_wait_while_scrolled_back():
         assert table.total == 1503
         assert table.waiting == 3
         assert table.border_title == (
-            "History (1503 beats) · scrolled back, 3 new: press n"
+            "History (1,503 beats) · scrolled back, 3 new: press n"
         )
         await pilot.press("n")
         assert table.following is True
         assert table.cursor == 0
         assert seq(table.cursor_beat) == 1503
         assert table.row_count == 1503
-        assert table.border_title == "History (1503 beats)"
+        assert table.border_title == "History (1,503 beats)"
 
 
 async def test_moving_off_newest_row_stops_following():
@@ -656,3 +657,34 @@ def test_beat_pages_raise_ceiling(monkeypatch: pytest.MonkeyPatch):
     assert seq(pages.beat(0)) == 151
     assert seq(pages.beat(1)) == 150
     assert len(queries) == 3
+
+
+async def test_subtitle_shows_the_cursor_row_date():
+    store = HistoryStore(None)
+    session_id = store.start_session("a" * 32, "Acme", "api")
+    day = 24 * 3600
+    newest = time.time()
+    for n in range(3):
+        # Two days apart, oldest first.
+        store.add_beat(
+            Beat(
+                session_id=session_id,
+                time=newest - (2 - n) * 2 * day,
+                ok=True,
+                http_status=200,
+                latency_ms=50.0,
+                outcome="ok",
+                message="heartbeat accepted",
+                seq=n + 1,
+            )
+        )
+    app = HistoryApp(store, session_id)
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = app.query_one(HistoryTable)
+        assert table.border_subtitle == local_date(newest)
+
+        await pilot.press("down")
+        assert table.border_subtitle == local_date(newest - 2 * day)
+
+        await pilot.press("end")
+        assert table.border_subtitle == local_date(newest - 4 * day)

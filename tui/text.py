@@ -18,6 +18,11 @@ def local_time(epoch: float | None, with_date: bool = False) -> str:
     return time.strftime(pattern, time.localtime(epoch))
 
 
+def local_date(epoch: float) -> str:
+    """Format epoch seconds as the local date with its weekday: "Thu 2026-12-03"."""
+    return time.strftime("%a %Y-%m-%d", time.localtime(epoch))
+
+
 def duration(seconds: float) -> str:
     """Format seconds as "45 s", "3 min 20 s" or "2 h 5 min"."""
     seconds = max(0, round(seconds))
@@ -43,4 +48,4 @@ def interval_text(seconds: float) -> str:
 
 def plural(count: int, noun: str) -> str:
     """Return "1 beat" or "2 beats": the count with the noun in the right number."""
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"

@@ -25,7 +25,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tui.history import Beat, BeatPages, HistoryStore
-from tui.text import local_time, plural
+from tui.text import local_date, local_time, plural
 
 # Column titles and widths in cells; the message takes the rest of the row.
 COLUMNS = (("#", 6), ("Time", 8), ("HTTP", 4), ("Latency", 8), ("Outcome", 13))
@@ -229,6 +229,7 @@ class HistoryTable(ScrollView, can_focus=True):
         self._scroll_y_to(0)
         self.refresh()
         self._update_title()
+        self._update_date()
 
     def action_newest(self) -> None:
         self.show_newest()
@@ -252,6 +253,7 @@ class HistoryTable(ScrollView, can_focus=True):
             return
         self._raise_ceiling(1)
         self._update_title()
+        self._update_date()
 
     def _raise_ceiling(self, added: int) -> None:
         """Take ``added`` rows stored after the ceiling into view at the top."""
@@ -283,6 +285,17 @@ class HistoryTable(ScrollView, can_focus=True):
         # to the same text.
         if title != self.border_title:
             self.border_title = title
+
+    def _update_date(self) -> None:
+        """Show the date of the cursor's beat under the pane.
+
+        The Time column has no date, and a long history spans days.
+        """
+        beat = self.cursor_beat
+        subtitle = "" if beat is None else local_date(beat.time)
+        # As with the title, setting the subtitle repaints the whole pane.
+        if subtitle != self.border_subtitle:
+            self.border_subtitle = subtitle
 
     # -- rendering -----------------------------------------------------------
 
@@ -371,6 +384,7 @@ class HistoryTable(ScrollView, can_focus=True):
         self.refresh_line(old + 1)
         self.refresh_line(self.cursor + 1)
         self._check_following()
+        self._update_date()
 
     def _scroll_y_to(self, y: float) -> None:
         # force: before the first layout the scrollbar does not exist yet,
