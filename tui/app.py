@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
+import threading
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
@@ -56,6 +58,26 @@ def stylesheet_path() -> Path:
     if packaged.is_file():
         return packaged
     return Path(__file__).resolve().parent.parent / "styles" / "app.tcss"
+
+
+# Seconds a quit on SIGTERM or SIGHUP may take before the process ends anyway.
+QUIT_GRACE = 3.0
+
+
+def _exit_after(seconds: float) -> None:
+    """End the process after ``seconds`` if the app has not exited by then.
+
+    Each beat is committed to the history database when it is stored, and
+    the open sessions are saved when the quit starts.
+    """
+    threading.Event().wait(seconds)
+    log.warning("the app did not exit %g s after the signal; ending it", seconds)
+    for handler in logging.getLogger().handlers:
+        try:
+            handler.flush()
+        except Exception:  # noqa: BLE001 - the process ends either way
+            pass
+    os._exit(0)
 
 
 class LiveTailApp(App[int]):
@@ -177,6 +199,12 @@ class LiveTailApp(App[int]):
 
     def _on_signal(self, signum: int) -> None:
         log.info("received %s, quitting", signal.Signals(signum).name)
+        if not self._quitting:
+            # When the terminal is gone (an SSH connection dropped), Textual
+            # can block for ever writing to it while it shuts down.
+            threading.Thread(
+                target=_exit_after, args=(QUIT_GRACE,), name="quit-guard", daemon=True
+            ).start()
         self.run_worker(self.action_quit(), group="quit")
 
     async def action_quit(self) -> None:
