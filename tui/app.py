@@ -144,6 +144,9 @@ class LiveTailApp(App[int]):
                 loop.add_signal_handler(signum, self._on_signal, signum)
             except (NotImplementedError, RuntimeError):
                 log.debug("cannot handle signal %s here", signum)
+        if self.store is None and self.demo:
+            # Demo beats stay out of the real history, and end with the app.
+            self.store = HistoryStore(None)
         if self.store is None:
             try:
                 self.store = HistoryStore(paths.history_db())
@@ -161,7 +164,7 @@ class LiveTailApp(App[int]):
             from tui.screens.token import TokenScreen
 
             self.push_screen(TokenScreen())
-        elif self.config.open_sessions and not self.skip_pickers:
+        elif self.config.open_sessions and not self.skip_pickers and not self.demo:
             self._offer_reopen()
         else:
             self.show_accounts()
