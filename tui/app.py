@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
@@ -50,6 +51,10 @@ NOTIFY_ON = {
     (State.RETRYING, State.ALIVE): "information",
     (State.FAILED, State.ALIVE): "information",
 }
+# After a "retrying" or "recovered" toast, the same session's next such toast
+# waits this many seconds: a flapping session would otherwise cover the
+# screen. Failures are always shown.
+FLAP_QUIET = 60.0
 
 
 def stylesheet_path() -> Path:
@@ -115,6 +120,10 @@ class LiveTailApp(App[int]):
         # The live events stream of each session, by session id.
         self.streams: dict[int, SessionStream] = {}
         self._last_state: dict[int, State] = {}
+        # Per session: when its last "retrying" or "recovered" toast was shown,
+        # and how many changes were not shown since.
+        self._last_toast: dict[int, float] = {}
+        self._unshown: dict[int, int] = {}
         self.account: Account | None = None
         self.accounts: list[Account] = []
         self.account_notes: list[str] = []
@@ -630,6 +639,14 @@ class LiveTailApp(App[int]):
         severity = NOTIFY_ON.get((previous, session.state))
         if severity is None or self._quitting:
             return
+        key = session.session_id
+        if severity != "error":
+            now = time.monotonic()
+            last = self._last_toast.get(key)
+            if last is not None and now - last < FLAP_QUIET:
+                self._unshown[key] = self._unshown.get(key, 0) + 1
+                return
+            self._last_toast[key] = now
         name = f"{session.script} ({session.account_name})"
         if session.state is State.ALIVE:
             message = f"{name} recovered"
@@ -637,6 +654,9 @@ class LiveTailApp(App[int]):
             message = f"{name} is retrying: {session.last_error}"
         else:
             message = f"{name} failed: {session.last_error}"
+        unshown = self._unshown.pop(key, 0)
+        if unshown:
+            message += f" ({plural(unshown, 'earlier change')} not shown)"
         # Short-lived: at 80x24 a stack of these would cover dialogs.
         self.notify(message, severity=severity, timeout=4)  # type: ignore[arg-type]
         if severity == "error" and self.config.bell:
