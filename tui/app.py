@@ -491,6 +491,36 @@ class LiveTailApp(App[int]):
         if self._main is not None and self.screen is self._main:
             self._main.refresh_sessions()
 
+    def may_resume(self, session: HeartbeatSession) -> bool:
+        """Return whether a paused or failed session may beat again.
+
+        Sessions that neither beat nor retry are out of the plan, so bringing
+        one back is checked like opening it. Over the limit it stays as it
+        is. Over 80% it resumes with a warning.
+        """
+        if session in self._beating():
+            return True
+        others = [s.interval for s in self._beating()]
+        verdict, planned = self.budget.check_plan([*others, session.interval])
+        if verdict == "over":
+            self.notify(
+                f"Not resumed: with {session.script} every {session.interval:g} s "
+                f"the sessions would plan {planned:.0f} requests per 5 minutes, "
+                f"over the limit of {self.budget.limit}. Pause or close another "
+                "session, or give this one a longer interval.",
+                severity="error",
+                timeout=10,
+            )
+            return False
+        if verdict == "warn":
+            self.notify(
+                f"The sessions now plan {planned:.0f} requests per 5 minutes, "
+                f"over 80% of the limit of {self.budget.limit}",
+                severity="warning",
+                timeout=6,
+            )
+        return True
+
     def request_interval(self, session: HeartbeatSession, seconds: float) -> None:
         """Change a session's interval unless the budget forbids it."""
         others = [s.interval for s in self._beating() if s is not session]

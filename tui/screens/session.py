@@ -319,12 +319,16 @@ class SessionScreen(Screen[None]):
         if session.state not in (State.FAILED, State.RETRYING, State.PAUSED):
             self.notify("The session is not failing; nothing to retry", timeout=3)
             return
+        if not self.livetail.may_resume(session):
+            return
         session.retry()
         self.notify(f"Retrying {session.script} now", timeout=2)
 
     def action_toggle_pause(self) -> None:
         session = self._require_session()
         if session is None:
+            return
+        if session.paused and not self.livetail.may_resume(session):
             return
         session.toggle_pause()
         self.notify(
