@@ -27,6 +27,10 @@ CREDENTIAL_SOURCES = (
 )
 
 
+# Key names shown as the character they stand for.
+KEY_SIGNS = {"slash": "/", "question_mark": "?", "comma": ",", "full_stop": "."}
+
+
 class HelpScreen(ModalScreen[None]):
     """Everything a user needs to know without leaving the app."""
 
@@ -48,12 +52,21 @@ class HelpScreen(ModalScreen[None]):
 
         grid.add_row(Text("Keys", style="bold underline"), "")
         for binding_id, (_, description) in BINDINGS.items():
-            grid.add_row(key_for(binding_id, app.keymap), description)
+            keys = key_for(binding_id, app.keymap)
+            # The id is the name to use in the [keys] table of the settings file.
+            grid.add_row(
+                ", ".join(KEY_SIGNS.get(key, key) for key in keys.split(",")),
+                Text(description) + Text(f"  {binding_id}", style="dim"),
+            )
         grid.add_row("ctrl+q, ctrl+c", "quit")
         grid.add_row("ctrl+p", "command palette")
         grid.add_row(
             "",
-            Text("Remap keys in the [keys] table of the settings file.", style="dim"),
+            Text(
+                "Remap keys in the [keys] table of the settings file, by the id"
+                " after each action.",
+                style="dim",
+            ),
         )
 
         grid.add_row("", "")
