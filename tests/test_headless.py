@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import signal
 import sqlite3
 import subprocess
@@ -234,6 +235,38 @@ def test_fatal_outcome_prints_line_and_exits_non_zero(demo, isolated_dirs):
     assert lines[0]["outcome"] == "not_found"
     assert "no-such-worker" in lines[0]["message"]
     assert ACCOUNT in lines[0]["message"]
+
+
+def test_prepare_failures_are_reported_on_stderr(isolated_dirs):
+    with FaultServer().start() as server:
+        # Prepare calls come before any heartbeat, so they get these first.
+        server.enqueue(
+            Reply(503, body="upstream down", content_type="text/plain"),
+            path_contains="/live-tail",
+        )
+        server.enqueue(Reply.rate_limited("0"), path_contains="/live-tail")
+        result = run_cli(
+            isolated_dirs,
+            *beat_args(server, "--interval", "1", "--count", "1"),
+            CLOUDFLARE_API_TOKEN="test-token",
+        )
+        prepares = [r for r in server.requests if r.path.endswith("/live-tail")]
+    assert result.returncode == 0, result.stderr
+    assert len(prepares) == 3
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["outcome"] for line in lines] == ["ok"]
+    notes = result.stderr.splitlines()
+    failures = [note for note in notes if "preparing the live tail failed" in note]
+    assert len(failures) == 2
+    assert failures[0].startswith(
+        "cf-livetail: preparing the live tail failed (attempt 1): HTTP 503"
+    )
+    assert failures[1].startswith(
+        "cf-livetail: preparing the live tail failed (attempt 2): HTTP 429"
+    )
+    for failure in failures:
+        assert re.search(r"; retrying in [0-9]+\.[0-9] s$", failure), failure
+    assert "cf-livetail: live tail prepared after 2 failed attempts" in notes
 
 
 @pytest.mark.parametrize(

@@ -25,8 +25,10 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input
 
+from tests.apphelpers import wait_for
 from tests.conftest import cli_command, cli_env
 from tests.faultserver import FaultServer, Reply, envelope
+from tests.test_stream import FAST, HostileServer, numbered, send_then_hang
 from tui import logsetup, paths, settings
 from tui.app import LiveTailApp
 from tui.cli import build_parser, main, resolve_options
@@ -34,6 +36,7 @@ from tui.credentials import Credential
 from tui.logsetup import MASK
 from tui.screens.session import SessionScreen
 from tui.screens.token import TokenScreen
+from tui.stream import LiveStream
 
 ACCOUNT = "0123456789abcdef0123456789abcdef"
 SCRIPT = "leak-check-worker"
@@ -492,3 +495,27 @@ def test_existing_log_file_made_private(tmp_path):
     logsetup.setup_logging(path=log_path)
     assert stat.S_IMODE(log_path.stat().st_mode) == 0o600
     assert log_path.read_text(encoding="utf-8") == "old line\n"
+
+
+async def test_debug_log_leaves_out_live_tail_url(tmp_path):
+    """The wsUrl's path and query give access to the stream, so --debug omits them."""
+    session = secrets.token_hex(16)
+    token = secrets.token_hex(24)
+    log_path = logsetup.setup_logging(debug=True, path=tmp_path / "logs" / "app.log")
+    assert log_path is not None
+
+    async with HostileServer(send_then_hang(numbered(1, 3))) as server:
+        stream = LiveStream(server.url(f"/ws/{session}?token={token}"), **FAST)
+        stream.start()
+        try:
+            assert await wait_for(lambda: stream.received >= 3)
+        finally:
+            await stream.stop()
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+
+    text = log_path.read_text(encoding="utf-8")
+    assert f"live-tail stream open at ws://127.0.0.1:{server.port}" in text
+    assert token not in text
+    assert session not in text
+    assert "token=" not in text

@@ -35,7 +35,9 @@ from tui.http1 import (
     ConnectionDropped,
     PostConnection,
     StepTimeout,
+    describe_protocol_error,
 )
+from tui.text import plural
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +90,10 @@ def is_loopback(host: str) -> bool:
 def check_base_url(url: str) -> str:
     """Return the base URL without a trailing slash, or raise UserError."""
     url = url.strip()
+    if not url:
+        raise UserError(
+            f"the API base URL is empty: give one such as {DEFAULT_BASE_URL}"
+        )
     if not url.isprintable() or not url.isascii():
         raise UserError(
             f"invalid API base URL {_show(url)}: it contains a control character "
@@ -408,7 +414,7 @@ class CloudflareClient:
         notes = []
         if self.skipped_accounts:
             notes.append(
-                f"left out {self.skipped_accounts} account entries whose id is "
+                f"left out {plural(self.skipped_accounts, 'account')} whose id is "
                 "missing or invalid in the API's reply"
             )
         if self.accounts_truncated:
@@ -531,6 +537,9 @@ def _network_message(exc: BaseException) -> str:
     if isinstance(exc, httpx.ProxyError):
         return f"proxy failed: {text}"
     if isinstance(exc, httpx.RemoteProtocolError):
+        if text.lower().startswith("illegal "):
+            # h11 found bytes that are not HTTP, and quoted them as a repr.
+            return f"not an HTTP/1.1 reply: {describe_protocol_error(text)}"
         return f"connection dropped: {text}"
     if isinstance(exc, httpx.ReadError | httpx.WriteError):
         return f"connection reset: {text}"

@@ -207,14 +207,7 @@ def resolve_options(
         )
     _check_filter_flags(args, listing)
 
-    base_url = DEFAULT_BASE_URL
-    for name in ("CLOUDFLARE_BASE_URL", "CLOUDFLARE_API_BASE_URL"):
-        value = environ.get(name, "").strip()
-        if value:
-            base_url = value
-    if args.base_url:
-        base_url = args.base_url
-    base_url = check_base_url(base_url)
+    base_url = check_base_url(_base_url_setting(args, environ, DEFAULT_BASE_URL))
 
     account, account_source = None, None
     if args.account:
@@ -284,6 +277,34 @@ def resolve_options(
         filters=tail_filters.from_args(args),
         config_note=config_note,
     )
+
+
+def _base_url_setting(
+    args: argparse.Namespace, environ: os._Environ[str] | dict, default: str
+) -> str:
+    """Return the base URL from --base-url, else the environment, else ``default``.
+
+    A set but blank value is an error rather than a reason to use the
+    default, because the default is the production API.
+    """
+    if args.base_url is not None:
+        if not args.base_url.strip():
+            raise UserError(
+                f"--base-url is empty: give the API base URL, such as {default}, "
+                "or leave out --base-url"
+            )
+        return args.base_url
+    # CLOUDFLARE_API_BASE_URL wins over CLOUDFLARE_BASE_URL.
+    for name in ("CLOUDFLARE_API_BASE_URL", "CLOUDFLARE_BASE_URL"):
+        if name not in environ:
+            continue
+        if not environ[name].strip():
+            raise UserError(
+                f"{name} is set but empty: set it to the API base URL, such as "
+                f"{default}, or unset it"
+            )
+        return environ[name]
+    return default
 
 
 def _check_filter_flags(args: argparse.Namespace, listing: bool) -> None:
@@ -387,7 +408,7 @@ def _main(argv: Sequence[str] | None) -> int:
         )
 
     demo = None
-    if args.demo and args.base_url:
+    if args.demo and args.base_url is not None:
         raise UserError("--demo runs its own API on loopback; leave out --base-url")
     if args.demo and args.api_token_file:
         raise UserError("--demo uses its own credential; leave out --api-token-file")

@@ -21,7 +21,7 @@ from tui.errors import UserError
 from tui.history import Beat, HistoryError, HistoryStore
 from tui.logsetup import scrub
 from tui.output import LineWriter, default_format, use_color
-from tui.text import iso_utc
+from tui.text import iso_utc, plural
 
 if TYPE_CHECKING:
     from tui.cli import Options
@@ -65,6 +65,16 @@ def _verify_error(exc: ApiError, credential: Credential) -> UserError:
     )
 
 
+def _prepare_retry_note(session: HeartbeatSession) -> str:
+    """Describe a failed attempt to prepare the live tail, and the next one."""
+    wait = session.seconds_to_next()
+    retry = f"retrying in {wait:.1f} s" if wait is not None else "retrying"
+    return (
+        f"preparing the live tail failed (attempt {session.failures}): "
+        f"{session.last_error}; {retry}"
+    )
+
+
 def run_list(options: Options, credential: Credential | None, config: Any) -> int:
     """Print accounts or scripts, one line each."""
     assert credential is not None
@@ -99,7 +109,7 @@ async def _list(options: Options, credential: Credential, config: Any) -> int:
                     )
                 if client.skipped_scripts:
                     _note(
-                        f"left out {client.skipped_scripts} Worker entries whose "
+                        f"left out {plural(client.skipped_scripts, 'Worker')} whose "
                         "name is missing or invalid in the API's reply"
                     )
         except ApiError as exc:
@@ -139,6 +149,7 @@ async def _run(options: Options, credential: Credential, config: Any) -> int:
     filters = options.filters
 
     output_error: BaseException | None = None
+    prepare_failures = 0
 
     def stop_on_output_error(exc: BaseException) -> None:
         # Stop cleanly; the error is raised again once the session stopped.
@@ -148,6 +159,10 @@ async def _run(options: Options, credential: Credential, config: Any) -> int:
         done.set()
 
     def on_beat(beat: Beat) -> None:
+        if prepare_failures and session.beats_sent == 1:
+            _note(
+                f"live tail prepared after {plural(prepare_failures, 'failed attempt')}"
+            )
         try:
             writer.heartbeat({**kind, **beat_record(beat, account_id, script)})
         except (BrokenPipeError, UserError) as exc:
@@ -165,6 +180,12 @@ async def _run(options: Options, credential: Credential, config: Any) -> int:
         if current.state is State.FAILED:
             fatal = True
             done.set()
+        elif current.state is State.RETRYING and current.beats_sent == 0:
+            # Stdout gets a line per beat, and no beat goes out until the
+            # live tail is prepared, so stderr explains why stdout stays empty.
+            nonlocal prepare_failures
+            prepare_failures += 1
+            _note(_prepare_retry_note(current))
 
     session = HeartbeatSession(
         client,

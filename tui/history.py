@@ -8,7 +8,9 @@ a bounded window in memory.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
+import stat
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -22,6 +24,12 @@ log = logging.getLogger(__name__)
 # Beats per page that BeatPages reads from the store, and pages it keeps.
 PAGE_ROWS = 100
 PAGES_KEPT = 8
+
+# Milliseconds SQLite waits for a lock held by another connection. The wait
+# after opening is shorter because each statement blocks the event loop.
+OPEN_BUSY_TIMEOUT_MS = 5000
+BUSY_TIMEOUT_MS = 2000
+DATABASE_SUFFIXES = ("", "-wal", "-shm")
 
 SCHEMA_VERSION = 2
 SCHEMA = """
@@ -74,7 +82,21 @@ class Beat:
 
 
 class HistoryError(Exception):
-    """Raised when the database cannot be opened even after moving it aside."""
+    """Raised when the database is locked, or cannot be opened after moving it aside."""
+
+
+def is_locked(exc: sqlite3.Error) -> bool:
+    """Return whether an error means that another connection has locked the database.
+
+    SQLite raises SQLITE_BUSY ("database is locked") or SQLITE_LOCKED
+    ("database table is locked") when a lock outlasts busy_timeout. Neither
+    means that the file is damaged.
+    """
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        # The low byte is the primary code: SQLITE_BUSY for SQLITE_BUSY_SNAPSHOT.
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return "is locked" in str(exc)
 
 
 class HistoryStore:
@@ -89,32 +111,64 @@ class HistoryStore:
         if self.path is None:
             return self._connect(":memory:")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        if not self.path.exists():
-            # SQLite gives the -wal and -shm files the database's mode.
-            self.path.touch(mode=0o600)
+        self._prepare_file()
         try:
             return self._connect(str(self.path))
         except sqlite3.DatabaseError as exc:
+            if is_locked(exc):
+                raise self._locked_error() from None
             moved = self._move_aside()
             self.notice = (
                 f"history database {self.path} was unreadable ({exc}); moved it to "
                 f"{moved} and started a fresh one"
             )
             log.error("%s", self.notice)
+        self._prepare_file()
         try:
             return self._connect(str(self.path))
         except sqlite3.DatabaseError as exc:
+            if is_locked(exc):
+                raise self._locked_error() from None
             raise HistoryError(
                 f"cannot open history database {self.path}: {exc}"
             ) from None
+
+    def _prepare_file(self) -> None:
+        """Create the database file with mode 0600, or make existing files 0600.
+
+        SQLite creates the -wal and -shm files with the database's mode.
+        """
+        assert self.path is not None
+        if not self.path.exists():
+            self.path.touch(mode=0o600)
+        for suffix in DATABASE_SUFFIXES:
+            path = Path(str(self.path) + suffix)
+            try:
+                mode = stat.S_IMODE(path.stat().st_mode)
+                if mode & 0o077:
+                    os.chmod(path, 0o600)
+                    log.info("changed the mode of %s from %o to 0600", path, mode)
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                log.warning("changing the mode of %s failed: %s", path, exc.strerror)
+
+    def _locked_error(self) -> HistoryError:
+        message = (
+            f"history database {self.path} is locked by another process (is "
+            "another cf-livetail writing to it?); try again when it finishes"
+        )
+        log.error("%s", message)
+        return HistoryError(message)
 
     @staticmethod
     def _connect(target: str) -> sqlite3.Connection:
         db = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
         try:
+            # Set first, because switching to WAL mode already needs a lock.
+            db.execute(f"PRAGMA busy_timeout={OPEN_BUSY_TIMEOUT_MS}")
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("PRAGMA busy_timeout=2000")
             check = db.execute("PRAGMA quick_check").fetchone()
             if check is None or check[0] != "ok":
                 raise sqlite3.DatabaseError(f"integrity check failed: {check}")
@@ -123,7 +177,9 @@ class HistoryStore:
             if "seq" not in columns:
                 # Databases written before beats were numbered.
                 db.execute("ALTER TABLE beats ADD COLUMN seq INTEGER")
+            # A write, so that a lock held by another process shows up here.
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         except sqlite3.DatabaseError:
             db.close()
             raise
@@ -133,7 +189,7 @@ class HistoryStore:
         assert self.path is not None
         moved = aside_name(self.path, "corrupt")
         try:
-            for suffix in ("", "-wal", "-shm"):
+            for suffix in DATABASE_SUFFIXES:
                 source = Path(str(self.path) + suffix)
                 if source.exists():
                     source.replace(Path(str(moved) + suffix))

@@ -15,8 +15,10 @@ longer than KEEPALIVE_EXPIRY is not reused, as httpx would not either.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import contextlib
+import re
 import select
 import ssl
 import time
@@ -24,8 +26,20 @@ from urllib.parse import urlsplit
 
 import h11
 
+from tui.envelope import one_line
+
 KEEPALIVE_EXPIRY = 20.0
 READ_SIZE = 64 * 1024
+# Characters of a malformed reply line that an error message quotes.
+EXCERPT_CHARS = 40
+
+# h11 (checked in 0.16) quotes the offending bytes as a Python repr, for
+# example "illegal status line: bytearray(b'SSH-2.0-OpenSSH_9.2')".
+_BYTES_LITERAL = r"""b(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")"""
+_BYTES_REPR = re.compile(
+    rf"bytearray\((?P<wrapped>{_BYTES_LITERAL})\)|(?<!\w)(?P<bare>{_BYTES_LITERAL})"
+)
+_ILLEGAL = re.compile(r"^illegal (?P<what>[^:\"]+?):? (?=\")", re.IGNORECASE)
 
 
 class BodyTooLarge(Exception):
@@ -38,6 +52,34 @@ class ConnectionDropped(Exception):
 
 class BadReply(Exception):
     """The bytes from the server are not an HTTP/1.1 reply."""
+
+
+def excerpt(data: bytes, limit: int = EXCERPT_CHARS) -> str:
+    """Return bytes from the network as one printable line, at most ``limit`` long.
+
+    The bytes are decoded as latin-1, so every byte shows as one character.
+    Control characters become "?", and a longer line is cut and ends in "…".
+    """
+    return one_line(data.decode("latin-1"), limit)
+
+
+def describe_protocol_error(message: str) -> str:
+    """Rewrite an h11 error message so that it quotes bytes as text, not as a repr.
+
+    "illegal status line: bytearray(b'SSH-2.0')" becomes
+    'invalid status line "SSH-2.0"'. Text without a bytes repr is kept.
+    """
+
+    def quote(match: re.Match[str]) -> str:
+        literal = match.group("wrapped") or match.group("bare")
+        try:
+            data = ast.literal_eval(literal)
+        except (ValueError, SyntaxError):
+            return match.group(0)
+        return f'"{excerpt(data)}"'
+
+    text = _BYTES_REPR.sub(quote, message)
+    return _ILLEGAL.sub(lambda found: f"invalid {found.group('what')} ", text)
 
 
 class StepTimeout(Exception):
@@ -192,7 +234,7 @@ class PostConnection:
                     raise ConnectionDropped(
                         "the server closed the connection before the reply was complete"
                     ) from None
-                raise BadReply(str(exc)) from None
+                raise BadReply(describe_protocol_error(str(exc))) from None
             if event is h11.NEED_DATA:
                 try:
                     async with asyncio.timeout(self.timeout):

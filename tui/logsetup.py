@@ -96,4 +96,7 @@ def setup_logging(debug: bool = False, path: Path | None = None) -> Path | None:
     # httpx logs every request at INFO; keep those out unless debugging.
     logging.getLogger("httpx").setLevel(logging.DEBUG if debug else logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # At debug level, websockets logs each handshake line, and the request
+    # line carries the live-tail URL's secret path and query.
+    logging.getLogger("websockets").setLevel(logging.INFO)
     return path

@@ -9,7 +9,9 @@ on that Worker, and ``--env`` picks one of its environments.
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +19,9 @@ from pathlib import Path
 from tui.errors import UserError
 
 CONFIG_NAMES = ("wrangler.json", "wrangler.jsonc", "wrangler.toml")
+# Max bytes read from a wrangler file. A larger file is most likely the wrong
+# path, not a Worker's configuration.
+MAX_CONFIG_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -141,13 +146,63 @@ def _toml_error(path: Path, message: str, text: str) -> str:
     return f"{path}, line {line}, column {column}: invalid TOML: {reason}"
 
 
+def _file_kind(mode: int) -> str:
+    kinds = (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a named pipe (FIFO)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    )
+    return next((kind for test, kind in kinds if test(mode)), "a special file")
+
+
+def read_config_text(path: Path) -> str:
+    """Read a wrangler file as UTF-8, or raise UserError.
+
+    Only regular files of at most MAX_CONFIG_BYTES are read, with symbolic
+    links followed, so that a path to a device or a named pipe fails at once
+    instead of filling memory or blocking forever.
+    """
+    try:
+        # O_NONBLOCK, so that opening a named pipe does not wait for a writer.
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
+        descriptor = os.open(path, flags)
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        mode = os.fstat(descriptor).st_mode
+        if not stat.S_ISREG(mode):
+            location = (
+                f"{path} (a link to {path.resolve()})" if path.is_symlink() else path
+            )
+            raise UserError(
+                f"cannot read {location}: it is {_file_kind(mode)}, not a regular "
+                "file; give the path of a wrangler.toml, wrangler.json or "
+                "wrangler.jsonc file"
+            )
+        with open(descriptor, "rb", closefd=False) as handle:
+            data = handle.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
+    finally:
+        os.close(descriptor)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise UserError(
+            f"cannot read {path}: it is larger than {MAX_CONFIG_BYTES:,} bytes, "
+            "too large for a wrangler file; check the path"
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UserError(f"cannot read {path}: not UTF-8 text") from None
+    # The same newlines as a file opened in text mode.
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def parse_config(path: Path) -> dict:
     """Parse a wrangler file into a dict; errors name the file and line."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or "not UTF-8 text"
-        raise UserError(f"cannot read {path}: {reason}") from None
+    text = read_config_text(path)
     if path.suffix not in (".toml", ".json", ".jsonc"):
         raise UserError(
             f"{path}: unknown configuration format {path.suffix or '(no suffix)'}: "
