@@ -36,7 +36,7 @@ def server() -> Iterator[FaultServer]:
 
 
 class RawServer:
-    """Answers each request on a loopback port with the next scripted bytes."""
+    """A loopback server that replies to each request with the next scripted bytes."""
 
     def __init__(self, replies: list[bytes]):
         self.replies = list(replies)

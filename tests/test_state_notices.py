@@ -13,10 +13,10 @@ from tui.engine import State
 
 def flapping_app(demo, monkeypatch: pytest.MonkeyPatch):
     app = make_app(demo)
-    shown: list[tuple[str, str]] = []
+    notices: list[tuple[str, str]] = []
 
     def record(message: str, severity: str = "information", **_: object) -> None:
-        shown.append((severity, message))
+        notices.append((severity, message))
 
     monkeypatch.setattr(app, "notify", record)
     session = SimpleNamespace(
@@ -26,7 +26,7 @@ def flapping_app(demo, monkeypatch: pytest.MonkeyPatch):
         state=State.ALIVE,
         last_error="HTTP 503",
     )
-    return app, session, shown
+    return app, session, notices
 
 
 def change(app, session, to: State) -> None:
@@ -35,28 +35,28 @@ def change(app, session, to: State) -> None:
 
 
 def test_flapping_session_is_announced_once_a_minute(demo, monkeypatch):
-    app, session, shown = flapping_app(demo, monkeypatch)
+    app, session, notices = flapping_app(demo, monkeypatch)
     clock = [1000.0]
     monkeypatch.setattr(app_module.time, "monotonic", lambda: clock[0])
 
     for _ in range(3):
         change(app, session, State.RETRYING)
         change(app, session, State.ALIVE)
-    assert shown == [("warning", "search-proxy (Acme) is retrying: HTTP 503")]
+    assert notices == [("warning", "search-proxy (Acme) is retrying: HTTP 503")]
 
     clock[0] += app_module.FLAP_QUIET
     change(app, session, State.RETRYING)
-    assert shown[-1] == (
+    assert notices[-1] == (
         "warning",
         "search-proxy (Acme) is retrying: HTTP 503 (5 earlier changes not shown)",
     )
 
 
 def test_failure_is_always_announced(demo, monkeypatch):
-    app, session, shown = flapping_app(demo, monkeypatch)
+    app, session, notices = flapping_app(demo, monkeypatch)
 
     change(app, session, State.RETRYING)
     change(app, session, State.FAILED)
 
-    assert [severity for severity, _ in shown] == ["warning", "error"]
-    assert shown[-1][1] == "search-proxy (Acme) failed: HTTP 503"
+    assert [severity for severity, _ in notices] == ["warning", "error"]
+    assert notices[-1][1] == "search-proxy (Acme) failed: HTTP 503"

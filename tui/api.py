@@ -211,11 +211,11 @@ class CloudflareClient:
         )
 
     def _new_post_connection(self) -> PostConnection | None:
-        """The connection for POST calls, or None to send them through httpx.
+        """Return the connection for POST calls, or None to send them through httpx.
 
         httpx takes them when a test supplies its transport, and when a proxy
-        from the environment applies: the plain connection does not speak to
-        proxies.
+        from the environment applies, because the plain connection does not
+        go through proxies.
         """
         if self._transport is not None:
             return None

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from tui.errors import UserError
-from tui.history import COLUMNS, Beat, HistoryStore, _beat_from_row
+from tui.history import Beat, HistoryStore, iter_session_beats
 from tui.logsetup import scrub
 from tui.text import iso_utc
 
@@ -116,11 +116,6 @@ def _session_beats(store: HistoryStore, session_id: int) -> Iterator[Beat]:
     uri = store.path.resolve().as_uri() + "?mode=ro"
     db = sqlite3.connect(uri, uri=True)
     try:
-        rows = db.execute(
-            f"SELECT {COLUMNS} FROM beats WHERE session_id = ? ORDER BY id",
-            (session_id,),
-        )
-        for row in rows:
-            yield _beat_from_row(row)
+        yield from iter_session_beats(db, session_id)
     finally:
         db.close()

@@ -310,12 +310,7 @@ class HistoryStore:
 
     def iter_beats(self, session_id: int):
         """Yield every beat of a session, oldest first, without loading all."""
-        cursor = self._db.execute(
-            f"SELECT {COLUMNS} FROM beats WHERE session_id = ? ORDER BY id",
-            (session_id,),
-        )
-        for row in cursor:
-            yield _beat_from_row(row)
+        yield from iter_session_beats(self._db, session_id)
 
     def outcome_rows(self, session_id: int):
         """Yield (time, ok, latency_ms) of every beat, oldest first."""
@@ -330,6 +325,16 @@ class HistoryStore:
             query += " AND ok = 0"
         row = self._db.execute(query, (session_id,)).fetchone()
         return int(row[0])
+
+
+def iter_session_beats(db: sqlite3.Connection, session_id: int):
+    """Yield every beat of a session from ``db``, oldest first, without loading all."""
+    cursor = db.execute(
+        f"SELECT {COLUMNS} FROM beats WHERE session_id = ? ORDER BY id",
+        (session_id,),
+    )
+    for row in cursor:
+        yield _beat_from_row(row)
 
 
 def _beat_from_row(row: tuple) -> Beat:
