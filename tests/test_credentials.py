@@ -32,7 +32,7 @@ PAST = "2001-01-01T00:00:00.000Z"
 @pytest.fixture(autouse=True)
 def fresh_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep secrets registered by in-process CLI runs out of other tests."""
-    monkeypatch.setattr(logsetup, "_secrets", set())
+    monkeypatch.setattr(logsetup, "_secrets", ())
 
 
 @pytest.fixture

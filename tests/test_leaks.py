@@ -167,7 +167,7 @@ def history_messages(database: Path) -> list[str]:
 
 @pytest.fixture(autouse=True)
 def fresh_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(logsetup, "_secrets", set())
+    monkeypatch.setattr(logsetup, "_secrets", ())
 
 
 @pytest.fixture(autouse=True)

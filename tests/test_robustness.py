@@ -29,7 +29,7 @@ SCRIPT = data.SCRIPTS_BY_ACCOUNT_ID[ACCOUNT][0]["id"]
 
 @pytest.fixture(autouse=True)
 def fresh_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(logsetup, "_secrets", set())
+    monkeypatch.setattr(logsetup, "_secrets", ())
 
 
 @pytest.fixture(autouse=True)

@@ -72,7 +72,7 @@ GOOD_SCRIPT_NAMES = ["w", "_", "my-worker", "my_worker_2", "MyWorker", "w" * 63]
 
 @pytest.fixture(autouse=True)
 def fresh_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(logsetup, "_secrets", set())
+    monkeypatch.setattr(logsetup, "_secrets", ())
 
 
 @pytest.fixture(autouse=True)

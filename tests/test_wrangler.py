@@ -71,7 +71,7 @@ ENVIRONMENTS = [
 
 @pytest.fixture(autouse=True)
 def fresh_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(logsetup, "_secrets", set())
+    monkeypatch.setattr(logsetup, "_secrets", ())
 
 
 @pytest.fixture

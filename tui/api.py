@@ -30,6 +30,7 @@ from tui.envelope import CallResult
 from tui.errors import UserError
 from tui.http1 import (
     BadReply,
+    BadRequest,
     BodyTooLarge,
     ConnectFailed,
     ConnectionDropped,
@@ -40,6 +41,11 @@ from tui.http1 import (
 from tui.text import plural
 
 log = logging.getLogger(__name__)
+# One encoder for every request body: json.dumps builds a new one per call
+# when given any option.
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
+# A client serves one session, so it sends to one or a few (account, Worker) pairs.
+MAX_CACHED_HEARTBEATS = 16
 
 DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
 ACCOUNT_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -191,6 +197,9 @@ class CloudflareClient:
         self._ssl_context = make_ssl_context(ca_bundle)
         self._http = self._new_http()
         self._posts = self._new_post_connection()
+        # A heartbeat's path and body never change for one Worker, so they are
+        # checked and encoded once per (account, Worker).
+        self._heartbeats: dict[tuple[str, str], tuple[str, Any, bytes]] = {}
         # What the last listings left out.
         self.skipped_scripts = 0
         self.skipped_accounts = 0
@@ -264,12 +273,14 @@ class CloudflareClient:
         params: dict[str, Any] | None = None,
         json_body: Any = None,
         deadline: float | None = None,
+        encoded: bytes | None = None,
     ) -> CallResult:
         """Send one request and classify the reply.
 
         Timeouts, network errors and bad replies come back as a CallResult
         rather than an exception. ``deadline`` bounds the whole call,
-        including a reply that trickles in.
+        including a reply that trickles in. ``encoded`` is ``json_body``
+        already encoded, when the caller has it.
         """
         url = self.base_url + path
         headers = self.credential.headers()
@@ -285,7 +296,7 @@ class CloudflareClient:
         try:
             async with asyncio.timeout(budget):
                 if method == "POST" and params is None and self._posts is not None:
-                    payload = json.dumps(json_body, separators=(",", ":")).encode()
+                    payload = encoded or _COMPACT_JSON.encode(json_body).encode()
                     status, reply_headers, body = await self._posts.post(
                         path, payload, headers
                     )
@@ -321,6 +332,10 @@ class CloudflareClient:
         except BadReply as exc:
             return env.failure(
                 env.NETWORK_ERROR, f"not an HTTP/1.1 reply: {exc}", elapsed()
+            )
+        except BadRequest as exc:
+            return env.failure(
+                env.REJECTED, f"request not sent: {exc}; check the credential", 0.0
             )
         except (httpx.TransportError, OSError, ssl.SSLError) as exc:
             return env.failure(env.NETWORK_ERROR, _network_message(exc), elapsed())
@@ -489,12 +504,17 @@ class CloudflareClient:
         self, account_id: str, script: str, deadline: float | None = None
     ) -> CallResult:
         """Send one live-tail heartbeat and classify the reply."""
-        body = {"scriptId": check_script_name(script)}
+        request = self._heartbeats.get((account_id, script))
+        if request is None:
+            body = {"scriptId": check_script_name(script)}
+            path = self._tail_path(account_id, "/heartbeat")
+            request = (path, body, _COMPACT_JSON.encode(body).encode())
+            if len(self._heartbeats) >= MAX_CACHED_HEARTBEATS:
+                self._heartbeats.clear()
+            self._heartbeats[(account_id, script)] = request
+        path, body, encoded = request
         return await self.call(
-            "POST",
-            self._tail_path(account_id, "/heartbeat"),
-            json_body=body,
-            deadline=deadline,
+            "POST", path, json_body=body, deadline=deadline, encoded=encoded
         )
 
 

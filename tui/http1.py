@@ -2,9 +2,13 @@
 
 A session sends one heartbeat every few seconds, always to the same host.
 On the benchmark machine, httpx's asynchronous client spends about 2 ms of
-CPU on each of those requests, most of it in its connection pool. One
-asyncio connection whose bytes h11 parses does the same work for about a
-fifth of that. ``CloudflareClient`` sends its POST calls here and keeps
+CPU on each of those requests, most of it in its connection pool, and h11
+(which httpx parses with) about 0.17 ms of the rest. So the two POST calls
+go over one asyncio connection, and this module writes each request and
+reads each reply itself. It reads what an HTTP/1.1 server may send back to
+a POST: informational replies, a Content-Length, a chunked body or one that
+ends when the connection closes, and ``Connection: close``. Anything else
+raises BadReply. ``CloudflareClient`` sends its POST calls here and keeps
 httpx for everything else (see ``tui/api.py``).
 
 The connection is opened on first use and again after anything goes wrong:
@@ -22,14 +26,19 @@ import re
 import select
 import ssl
 import time
+from typing import Any
 from urllib.parse import urlsplit
-
-import h11
 
 from tui.envelope import one_line
 
 KEEPALIVE_EXPIRY = 20.0
 READ_SIZE = 64 * 1024
+# The size of one recv() call: below glibc's mmap threshold (128 KiB).
+RECV_SIZE = 16 * 1024
+# The longest reply head (status line and headers) and chunk line accepted.
+MAX_HEAD = 64 * 1024
+MAX_LINE = 1024
+DROPPED = "the server closed the connection before the reply was complete"
 # Characters of a malformed reply line that an error message quotes.
 EXCERPT_CHARS = 40
 
@@ -40,6 +49,88 @@ _BYTES_REPR = re.compile(
     rf"bytearray\((?P<wrapped>{_BYTES_LITERAL})\)|(?<!\w)(?P<bare>{_BYTES_LITERAL})"
 )
 _ILLEGAL = re.compile(r"^illegal (?P<what>[^:\"]+?):? (?=\")", re.IGNORECASE)
+
+
+# RFC 9110 and 9112: a header name is a token; values and the request
+# target hold visible characters (values also spaces and tabs).
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_VALUE = re.compile(r"[\t\x20-\x7e]*")
+_TARGET = re.compile(r"/[\x21-\x7e]*")
+_HEAD_END = re.compile(rb"\r?\n\r?\n")
+_STATUS_LINE = re.compile(rb"HTTP/1\.([01]) ([0-9]{3})(?: [^\x00-\x08\x0a-\x1f\x7f]*)?")
+_HEADER_LINE = re.compile(
+    rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*([^\x00-\x08\x0a-\x1f\x7f]*?)[ \t]*"
+)
+_FOLDED_LINE = re.compile(rb"[ \t][^\x00-\x08\x0a-\x1f\x7f]*")
+_CHUNK_HEADER = re.compile(
+    rb"([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\x00-\x08\x0a-\x1f\x7f]*)?"
+)
+
+
+def _parse_head(head: bytes) -> tuple[int, str, dict[str, str]]:
+    """Return the status, HTTP version ("1.0", "1.1") and headers of a reply head.
+
+    Header names come back lowercase; a repeated header's values are joined
+    with ", " as RFC 9110 allows. Raises BadReply for anything malformed.
+    """
+    lines = head.split(b"\n")
+    first = lines[0].rstrip(b"\r")
+    status = _STATUS_LINE.fullmatch(first)
+    if status is None or int(status.group(2)) < 100:
+        raise BadReply(f'invalid status line "{excerpt(first)}"')
+    headers: dict[str, str] = {}
+    name = ""
+    for raw in lines[1:]:
+        line = raw.rstrip(b"\r")
+        if line[:1] in (b" ", b"\t") and name:
+            # An obsolete folded line continues the header before it.
+            if not _FOLDED_LINE.fullmatch(line):
+                raise BadReply(f'invalid header line "{excerpt(line)}"')
+            headers[name] += " " + line.strip(b" \t").decode("latin-1")
+            continue
+        field = _HEADER_LINE.fullmatch(line)
+        if field is None:
+            raise BadReply(f'invalid header line "{excerpt(line)}"')
+        name = field.group(1).decode("ascii").lower()
+        value = field.group(2).decode("latin-1")
+        old = headers.get(name)
+        headers[name] = value if old is None else f"{old}, {value}"
+    return int(status.group(2)), f"1.{status.group(1).decode()}", headers
+
+
+def _buffered(reader: asyncio.StreamReader) -> bool:
+    """Return whether the event loop has read bytes that no reply has used yet.
+
+    An idle connection has none, unless the server sent something after the
+    last reply; the next reply would then be read as the wrong one.
+    """
+    # NOTE: StreamReader has no public way to see its buffer. ``_buffer`` is
+    # a bytearray in CPython 3.11 to 3.13. Without it, assume bytes wait.
+    buffer = getattr(reader, "_buffer", None)
+    return not isinstance(buffer, bytearray) or bool(buffer)
+
+
+def _tokens(value: str) -> list[str]:
+    """Return the lowercase entries of a comma-separated header value."""
+    return [part.strip().lower() for part in value.split(",") if part.strip()]
+
+
+def _content_length(value: str) -> int:
+    """Return the length a Content-Length header gives, or raise BadReply.
+
+    A repeated header arrives joined with commas; its copies must agree.
+    """
+    lengths = {part.strip() for part in value.split(",")}
+    if len(lengths) != 1:
+        raise BadReply(f'bad Content-Length "{excerpt(value.encode("latin-1"))}"')
+    length = lengths.pop()
+    if not length.isdigit() or not length.isascii() or len(length) > 18:
+        raise BadReply(f'bad Content-Length "{excerpt(value.encode("latin-1"))}"')
+    return int(length)
+
+
+class BadRequest(ValueError):
+    """The request would carry a character that HTTP does not allow."""
 
 
 class BodyTooLarge(Exception):
@@ -121,13 +212,27 @@ class PostConnection:
         self._host_header = (
             host_text if self.port == default_port else f"{host_text}:{self.port}"
         )
-        self._user_agent = user_agent
+        self._fixed_head = (
+            f"Host: {self._host_header}\r\nUser-Agent: {user_agent}\r\n"
+            "Accept: application/json\r\nContent-Type: application/json\r\n"
+        )
+        if not _VALUE.fullmatch(self._fixed_head.replace("\r\n", "")):
+            raise BadRequest(
+                "the host or user agent contains a character HTTP does not allow"
+            )
         self._max_body = max_body
         self.timeout = timeout
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
-        self._h11: h11.Connection | None = None
+        # The transport's socket, which select() can poll.
+        self._socket: Any = None
+        # Bytes read from the socket but not yet parsed.
+        self._buffer = bytearray()
+        # Whether the last reply ended cleanly and the connection may be reused.
+        self._idle = False
         self._idle_since = 0.0
+        # The extra headers of the last request, once checked.
+        self._checked_fields: tuple[tuple[str, str], ...] = ()
 
     async def post(
         self, path: str, body: bytes, headers: dict[str, str]
@@ -155,10 +260,10 @@ class PostConnection:
         return (
             self._writer is not None
             and self._reader is not None
-            and self._h11 is not None
-            and self._h11.our_state is h11.IDLE
+            and self._idle
             and not self._writer.is_closing()
             and not self._reader.at_eof()
+            and not _buffered(self._reader)
             and time.monotonic() - self._idle_since < KEEPALIVE_EXPIRY
             and not self._readable()
         )
@@ -169,8 +274,7 @@ class PostConnection:
         An idle connection has nothing to read unless the server closed it,
         possibly so recently that the event loop has not noticed yet.
         """
-        assert self._writer is not None
-        sock = self._writer.get_extra_info("socket")
+        sock = self._socket
         if sock is None:
             return True
         try:
@@ -192,88 +296,177 @@ class PostConnection:
                 )
         except TimeoutError:
             raise StepTimeout("ConnectTimeout") from None
-        self._h11 = h11.Connection(h11.CLIENT)
+        self._socket = self._writer.get_extra_info("socket")
+        transport = self._writer.transport
+        if isinstance(getattr(transport, "max_size", None), int):
+            # NOTE: asyncio's socket transport (checked in CPython 3.11 to
+            # 3.13) calls recv() with max_size, 256 KiB. A buffer that
+            # large comes from mmap, so every reply cost an mmap, a page
+            # fault, an mremap and an munmap. A reply is well under 1 KiB.
+            transport.max_size = RECV_SIZE
+
+    def _request_head(self, path: str, size: int, headers: dict[str, str]) -> bytes:
+        """Return the head of one POST request, checking what goes into it."""
+        target = self._prefix + path
+        if not _TARGET.fullmatch(target):
+            raise BadRequest(f"invalid request path {excerpt(target.encode())}")
+        fields = tuple(headers.items())
+        if fields != self._checked_fields:
+            for name, value in fields:
+                if not _TOKEN.fullmatch(name) or not _VALUE.fullmatch(value):
+                    raise BadRequest(
+                        f"the {name} header contains a character HTTP does not allow"
+                    )
+            self._checked_fields = fields
+        extra = "".join(f"{name}: {value}\r\n" for name, value in fields)
+        return (
+            f"POST {target} HTTP/1.1\r\n{self._fixed_head}"
+            f"Content-Length: {size}\r\n{extra}\r\n"
+        ).encode("latin-1")
 
     async def _exchange(
         self, path: str, body: bytes, headers: dict[str, str]
     ) -> tuple[int, dict[str, str], bytes]:
-        assert self._reader is not None
         assert self._writer is not None
-        assert self._h11 is not None
-        conn = self._h11
-        fields = [
-            ("Host", self._host_header),
-            ("User-Agent", self._user_agent),
-            ("Accept", "application/json"),
-            ("Content-Type", "application/json"),
-            ("Content-Length", str(len(body))),
-            *headers.items(),
-        ]
-        request = h11.Request(method="POST", target=self._prefix + path, headers=fields)
-        self._writer.write(
-            conn.send(request)
-            + conn.send(h11.Data(data=body))
-            + conn.send(h11.EndOfMessage())
+        self._idle = False
+        self._writer.write(self._request_head(path, len(body), headers) + body)
+        if self._writer.transport.get_write_buffer_size():
+            # The socket did not take the whole request at once: wait for it.
+            try:
+                async with asyncio.timeout(self.timeout):
+                    await self._writer.drain()
+            except TimeoutError:
+                raise StepTimeout("WriteTimeout") from None
+
+        while True:
+            status, version, reply_headers = _parse_head(await self._read_head())
+            if status == 101:
+                raise BadReply("the server switched protocols, which was not asked for")
+            if status >= 200:
+                break
+            # An informational reply (100 Continue) comes before the real one.
+
+        keep = version == "1.1" and "close" not in _tokens(
+            reply_headers.get("connection", "")
         )
+        if status in (204, 304):
+            reply_body = b""
+        elif "transfer-encoding" in reply_headers:
+            codings = _tokens(reply_headers["transfer-encoding"])
+            if codings != ["chunked"]:
+                raise BadReply(
+                    "unsupported Transfer-Encoding "
+                    f'"{excerpt(reply_headers["transfer-encoding"].encode("latin-1"))}"'
+                )
+            reply_body = await self._read_chunked()
+        elif "content-length" in reply_headers:
+            reply_body = await self._read_exactly(
+                _content_length(reply_headers["content-length"])
+            )
+        else:
+            # No length: the body ends where the server closes the connection.
+            reply_body = await self._read_to_close()
+            keep = False
+
+        if keep and not self._buffer:
+            self._idle_since = time.monotonic()
+            self._idle = True
+        else:
+            # The server asked to close, or sent bytes after the reply.
+            self.close()
+        return status, reply_headers, reply_body
+
+    async def _fill(self) -> bool:
+        """Read what the server sent next into the buffer; False at the end."""
+        assert self._reader is not None
         try:
             async with asyncio.timeout(self.timeout):
-                await self._writer.drain()
+                data = await self._reader.read(READ_SIZE)
         except TimeoutError:
-            raise StepTimeout("WriteTimeout") from None
+            raise StepTimeout("ReadTimeout") from None
+        if not data:
+            return False
+        self._buffer += data
+        return True
 
-        status = 0
-        reply_headers: dict[str, str] = {}
+    async def _read_head(self) -> bytes:
+        """Return the next reply's status line and headers, not the blank line after."""
+        while True:
+            end = _HEAD_END.search(self._buffer)
+            if end is not None and end.start() > MAX_HEAD:
+                raise BadReply(f"the reply head is longer than {MAX_HEAD // 1024} KiB")
+            if end is not None:
+                head = bytes(self._buffer[: end.start()])
+                del self._buffer[: end.end()]
+                return head
+            if len(self._buffer) > MAX_HEAD:
+                raise BadReply(f"the reply head is longer than {MAX_HEAD // 1024} KiB")
+            if not await self._fill():
+                if self._buffer:
+                    first = bytes(self._buffer).split(b"\n", 1)[0].rstrip(b"\r")
+                    if not _STATUS_LINE.fullmatch(first):
+                        raise BadReply(f'invalid status line "{excerpt(first)}"')
+                raise ConnectionDropped(DROPPED)
+
+    async def _read_line(self, what: str) -> bytes:
+        """Return the next line of a chunked body, without its line end."""
+        while True:
+            end = self._buffer.find(b"\n")
+            if end >= 0:
+                line = bytes(self._buffer[:end]).rstrip(b"\r")
+                del self._buffer[: end + 1]
+                return line
+            if len(self._buffer) > MAX_LINE:
+                raise BadReply(f"invalid {what} (longer than {MAX_LINE} bytes)")
+            if not await self._fill():
+                raise ConnectionDropped(DROPPED)
+
+    async def _read_exactly(self, size: int) -> bytes:
+        if size > self._max_body:
+            raise BodyTooLarge
+        while len(self._buffer) < size:
+            if not await self._fill():
+                raise ConnectionDropped(DROPPED)
+        data = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        return data
+
+    async def _read_to_close(self) -> bytes:
+        while await self._fill():
+            if len(self._buffer) > self._max_body:
+                raise BodyTooLarge
+        data = bytes(self._buffer)
+        self._buffer.clear()
+        return data
+
+    async def _read_chunked(self) -> bytes:
         chunks: list[bytes] = []
         size = 0
-        closed = False
         while True:
-            try:
-                event = conn.next_event()
-            except h11.RemoteProtocolError as exc:
-                if closed:
-                    raise ConnectionDropped(
-                        "the server closed the connection before the reply was complete"
-                    ) from None
-                raise BadReply(describe_protocol_error(str(exc))) from None
-            if event is h11.NEED_DATA:
-                try:
-                    async with asyncio.timeout(self.timeout):
-                        data = await self._reader.read(READ_SIZE)
-                except TimeoutError:
-                    raise StepTimeout("ReadTimeout") from None
-                closed = not data
-                conn.receive_data(data)
-            elif isinstance(event, h11.Response):
-                status = event.status_code
-                for name, value in event.headers:
-                    key = name.decode("latin-1")
-                    text = value.decode("latin-1")
-                    old = reply_headers.get(key)
-                    reply_headers[key] = text if old is None else f"{old}, {text}"
-            elif isinstance(event, h11.Data):
-                size += len(event.data)
-                if size > self._max_body:
-                    raise BodyTooLarge
-                chunks.append(bytes(event.data))
-            elif isinstance(event, h11.EndOfMessage):
+            line = await self._read_line("chunk header")
+            match = _CHUNK_HEADER.fullmatch(line)
+            if match is None:
+                raise BadReply(f'invalid chunk header "{excerpt(line)}"')
+            length = int(match.group(1), 16)
+            if length == 0:
                 break
-            elif isinstance(event, h11.ConnectionClosed):
-                raise ConnectionDropped(
-                    "the server closed the connection before the reply was complete"
-                )
-            # An h11.InformationalResponse (100 Continue) needs nothing.
-
-        if conn.our_state is h11.DONE and conn.their_state is h11.DONE:
-            conn.start_next_cycle()
-            self._idle_since = time.monotonic()
-        else:
-            # The server asked to close, or sent the reply before reading ours.
-            self.close()
-        return status, reply_headers, b"".join(chunks)
+            size += length
+            if size > self._max_body:
+                raise BodyTooLarge
+            chunks.append(await self._read_exactly(length))
+            if await self._read_line("chunk end"):
+                raise BadReply("invalid chunk: longer than the size in its header")
+        # Trailer fields follow the last chunk up to a blank line. None is used.
+        while await self._read_line("trailer line"):
+            pass
+        return b"".join(chunks)
 
     def close(self) -> None:
         """Drop the connection, so that the next request opens a new one."""
-        writer, self._writer, self._reader, self._h11 = self._writer, None, None, None
+        writer, self._writer, self._reader = self._writer, None, None
+        self._socket = None
+        self._buffer.clear()
+        self._idle = False
         if writer is not None:
             writer.close()
 

@@ -15,27 +15,26 @@ from pathlib import Path
 
 from tui import paths
 
-_secrets: set[str] = set()
 _lock = threading.Lock()
+# The registered secrets, longest first: masking a secret that is a prefix of
+# another one first would leave the rest of the longer secret in the text.
+# Replaced whole, never changed in place, so scrub() reads it without a lock.
+_secrets: tuple[str, ...] = ()
 MASK = "[redacted]"
 
 
 def register_secret(value: str | None) -> None:
     """Remember a secret value so that :func:`scrub` removes it."""
+    global _secrets
     if value and len(value) >= 4:
         with _lock:
-            _secrets.add(value)
+            if value not in _secrets:
+                _secrets = tuple(sorted((*_secrets, value), key=len, reverse=True))
 
 
 def scrub(text: str) -> str:
     """Replace every registered secret in ``text`` with a mask."""
-    if not _secrets:
-        return text
-    with _lock:
-        # Longest first: masking a secret that is a prefix of another one
-        # first would leave the rest of the longer secret in the text.
-        secrets = sorted(_secrets, key=len, reverse=True)
-    for secret in secrets:
+    for secret in _secrets:
         if secret in text:
             text = text.replace(secret, MASK)
     return text
