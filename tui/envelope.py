@@ -238,7 +238,7 @@ def classify(
 
     codes: tuple[int, ...] = ()
     api_text = ""
-    if envelope is not None:
+    if envelope is not None and envelope.errors:
         codes = tuple(e.code for e in envelope.errors if e.code is not None)
         api_text = "; ".join(str(e) for e in envelope.errors if str(e))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import compileall
 import os
 import sys
 from pathlib import Path
@@ -69,3 +70,14 @@ def app_env(home: Path, token: str | None = DEMO_TOKEN) -> dict[str, str]:
     if token is not None:
         env["CLOUDFLARE_API_TOKEN"] = token
     return env
+
+
+def compile_package() -> bool:
+    """Write the bytecode of every module in tui/; return whether all compiled.
+
+    Python writes it on an app's first run, so every later start reads it.
+    Where PYTHONDONTWRITEBYTECODE is set (as on the benchmark machine), an
+    editable install never gets it, and each start would compile all of tui/
+    from source again. The SDK's packages got theirs when pip installed them.
+    """
+    return bool(compileall.compile_dir(REPO / "tui", quiet=1))

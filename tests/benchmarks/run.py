@@ -29,7 +29,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.benchmarks import headless, history_pane, idle, many_sessions, startup
-from tests.benchmarks.common import PYTHON, REPO, app_env, demo_target
+from tests.benchmarks.common import (
+    PYTHON,
+    REPO,
+    app_env,
+    compile_package,
+    demo_target,
+)
 from tests.benchmarks.common import start_demo_server as _start_demo_server
 from tui.demo.server import DEMO_TOKEN
 
@@ -431,6 +437,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     figures = build_figures(sizes)
     errors: list[str] = []
+    if not compile_package():
+        errors.append("compiling tui/ to bytecode failed; see the lines above")
     try:
         sdk_version = headless.ensure_sdk_venv()
     except RuntimeError as exc:
