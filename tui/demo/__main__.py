@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import time
+import threading
 
 from tui.demo.server import DEMO_EMAIL, DEMO_GLOBAL_KEY, DEMO_TOKEN, DemoServer
 
@@ -65,10 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"and X-Auth-Key:    {DEMO_GLOBAL_KEY}")
         print("These credentials are public and work only here. Ctrl+C stops.")
         sys.stdout.flush()
-        # time.sleep returns to Python on every signal, so Ctrl+C is seen at
-        # once; a blocked lock wait can miss a signal that another thread got.
-        while True:
-            time.sleep(3600)
+        threading.Event().wait()
     except KeyboardInterrupt:
         pass
     finally:
