@@ -446,7 +446,8 @@ async def test_unsupported_transfer_encoding(fields: bytes, quoted: str) -> None
 
 
 async def test_chunked_overrides_content_length() -> None:
-    # RFC 9112 section 6.3: Transfer-Encoding overrides Content-Length.
+    # RFC 9112 section 6.3: Transfer-Encoding overrides Content-Length, and
+    # a reply with both is a reason to close the connection.
     both = chunked_reply(two_chunks(), fields=b"Content-Length: 3\r\n")
     async with ScriptedServer(both, length_reply("second")) as server:
         first, second = await heartbeats(server)
@@ -454,6 +455,7 @@ async def test_chunked_overrides_content_length() -> None:
     assert first.ok
     assert first.ray == "first"
     assert second.ok
+    assert server.connections == 2
 
 
 # Content-Length

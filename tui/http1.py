@@ -359,6 +359,10 @@ class PostConnection:
                     f'"{excerpt(reply_headers["transfer-encoding"].encode("latin-1"))}"'
                 )
             reply_body = await self._read_chunked()
+            if "content-length" in reply_headers:
+                # RFC 9112 section 6.3: a reply with both may be an attempt at
+                # request smuggling, so the connection is not reused.
+                keep = False
         elif "content-length" in reply_headers:
             reply_body = await self._read_exactly(
                 _content_length(reply_headers["content-length"])
