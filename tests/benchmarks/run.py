@@ -172,9 +172,8 @@ def build_figures(sizes: Sizes) -> dict[str, Figure]:
 
 
 def bench_cold_start(figures: dict[str, Figure], sizes: Sizes) -> None:
-    # One launch first, not timed, so that Python has written the bytecode
-    # caches of modules that changed since the last run, as any second
-    # launch after an install or upgrade finds them.
+    # One launch first, not timed, so that every timed launch finds the
+    # files in the OS cache. main() has already written tui/'s bytecode.
     startup.tui_cold_start()
     startup.floor_cold_start()
     for _ in range(sizes.runs):
