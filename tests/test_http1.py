@@ -336,3 +336,23 @@ async def test_loopback_ignores_proxies(
 
     assert client._posts is not None
     assert result.ok
+
+
+async def test_post_while_another_is_in_flight(server: FaultServer) -> None:
+    # The live tail is prepared again while a slow heartbeat waits: neither
+    # request may cut the other off.
+    server.enqueue(Reply(delay=0.5))
+    async with make_client(server.base_url) as client:
+        slow = asyncio.create_task(client.heartbeat(ACCOUNT_ID, SCRIPT, deadline=3.0))
+        await asyncio.sleep(0.1)
+        prepared = await client.prepare_live_tail(ACCOUNT_ID, SCRIPT, deadline=3.0)
+        first = await slow
+        after = await client.heartbeat(ACCOUNT_ID, SCRIPT, deadline=3.0)
+
+    assert first.ok
+    assert prepared.ok
+    assert after.ok
+    slow_id, prepare_id, after_id = (r.connection_id for r in server.requests)
+    assert prepare_id != slow_id
+    # The kept-alive connection is the heartbeat's, and it is still used.
+    assert after_id == slow_id

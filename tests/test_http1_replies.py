@@ -936,3 +936,40 @@ async def test_reply_sent_byte_by_byte(data: bytes) -> None:
     assert second.ok
     assert second.ray == "second"
     assert server.connections == 1
+
+
+# Replies that would keep the client busy or waiting
+
+
+async def test_banner_then_silence_fails_at_once() -> None:
+    # A server that is not HTTP sends one line and waits for more input.
+    async with ScriptedServer(b"SSH-2.0-OpenSSH_9.2p1\r\n") as server:
+        started = asyncio.get_running_loop().time()
+        (result,) = await heartbeats(server, count=1, deadline=SLOW_DEADLINE)
+        took = asyncio.get_running_loop().time() - started
+
+    assert result.outcome == env.NETWORK_ERROR
+    assert result.message == f'{NOT_HTTP}invalid status line "SSH-2.0-OpenSSH_9.2p1"'
+    assert took < STEP_TIMEOUT / 2
+
+
+async def test_endless_trailer_is_rejected() -> None:
+    # The trailer lines go on past the limit, and no blank line ends them.
+    trailer = b"X-T: v\r\n" * (2 * http1.MAX_HEAD // 8)
+    reply = chunked_reply(two_chunks()[: -len(b"\r\n")] + trailer)
+    async with ScriptedServer(reply) as server:
+        (result,) = await heartbeats(server, count=1, deadline=SLOW_DEADLINE)
+
+    assert result.outcome == env.NETWORK_ERROR
+    assert result.message == f"{NOT_HTTP}the trailer is longer than 64 KiB"
+
+
+async def test_too_many_chunks_are_rejected() -> None:
+    chunks = b"1\r\n \r\n" * (http1.MAX_CHUNKS + 1) + b"0\r\n\r\n"
+    async with ScriptedServer(chunked_reply(chunks)) as server:
+        (result,) = await heartbeats(server, count=1, deadline=SLOW_DEADLINE)
+
+    assert result.outcome == env.NETWORK_ERROR
+    assert result.message == (
+        f"{NOT_HTTP}the reply has more than {http1.MAX_CHUNKS} chunks"
+    )

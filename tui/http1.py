@@ -38,6 +38,9 @@ RECV_SIZE = 16 * 1024
 # The longest reply head (status line and headers) and chunk line accepted.
 MAX_HEAD = 64 * 1024
 MAX_LINE = 1024
+# The most chunks a chunked reply may have. A JSON reply needs a handful, and
+# parsing a million one-byte chunks would keep a core busy until the deadline.
+MAX_CHUNKS = 4096
 DROPPED = "the server closed the connection before the reply was complete"
 # Characters of a malformed reply line that an error message quotes.
 EXCERPT_CHARS = 40
@@ -190,7 +193,11 @@ class ConnectFailed(Exception):
 
 
 class PostConnection:
-    """POST requests to one origin over one connection, one at a time."""
+    """POST requests to one origin over one kept-alive connection.
+
+    A request sent while another is in flight goes over a second connection,
+    closed after its reply.
+    """
 
     def __init__(
         self,
@@ -201,6 +208,10 @@ class PostConnection:
         max_body: int,
         timeout: float,
     ):
+        self._base_url = base_url
+        self._options: dict[str, Any] = {"user_agent": user_agent, "max_body": max_body}
+        # Whether a request is in flight on this connection.
+        self._busy = False
         parts = urlsplit(base_url)
         self.https = parts.scheme == "https"
         self.host = parts.hostname or ""
@@ -244,17 +255,31 @@ class PostConnection:
         when one step took longer than ``timeout``, and ConnectionDropped,
         BadReply or BodyTooLarge for the reply.
         """
-        if not self._reusable():
+        if self._busy:
+            # A request is in flight here (the live tail prepared again while
+            # a heartbeat waits): send this one over a connection of its own.
+            extra = PostConnection(
+                self._base_url, self._ssl, timeout=self.timeout, **self._options
+            )
             try:
-                await self._open()
-            except OSError as exc:
-                self.close()
-                raise ConnectFailed(exc) from None
+                return await extra.post(path, body, headers)
+            finally:
+                await extra.aclose()
+        self._busy = True
         try:
-            return await self._exchange(path, body, headers)
-        except BaseException:
-            self.close()
-            raise
+            if not self._reusable():
+                try:
+                    await self._open()
+                except OSError as exc:
+                    self.close()
+                    raise ConnectFailed(exc) from None
+            try:
+                return await self._exchange(path, body, headers)
+            except BaseException:
+                self.close()
+                raise
+        finally:
+            self._busy = False
 
     def _reusable(self) -> bool:
         return (
@@ -405,6 +430,12 @@ class PostConnection:
                 return head
             if len(self._buffer) > MAX_HEAD:
                 raise BadReply(f"the reply head is longer than {MAX_HEAD // 1024} KiB")
+            line_end = self._buffer.find(b"\n")
+            if line_end >= 0:
+                # A server that is not HTTP may send one line and then wait.
+                first = bytes(self._buffer[:line_end]).rstrip(b"\r")
+                if not _STATUS_LINE.fullmatch(first):
+                    raise BadReply(f'invalid status line "{excerpt(first)}"')
             if not await self._fill():
                 if self._buffer:
                     first = bytes(self._buffer).split(b"\n", 1)[0].rstrip(b"\r")
@@ -447,6 +478,8 @@ class PostConnection:
         chunks: list[bytes] = []
         size = 0
         while True:
+            if len(chunks) >= MAX_CHUNKS:
+                raise BadReply(f"the reply has more than {MAX_CHUNKS} chunks")
             line = await self._read_line("chunk header")
             match = _CHUNK_HEADER.fullmatch(line)
             if match is None:
@@ -461,8 +494,11 @@ class PostConnection:
             if await self._read_line("chunk end"):
                 raise BadReply("invalid chunk: longer than the size in its header")
         # Trailer fields follow the last chunk up to a blank line. None is used.
-        while await self._read_line("trailer line"):
-            pass
+        trailers = 0
+        while line := await self._read_line("trailer line"):
+            trailers += len(line) + len(b"\r\n")
+            if trailers > MAX_HEAD:
+                raise BadReply(f"the trailer is longer than {MAX_HEAD // 1024} KiB")
         return b"".join(chunks)
 
     def close(self) -> None:
