@@ -242,6 +242,13 @@ def test_token_file_strips_final_newline(tmp_path):
     assert credential.source == f"--api-token-file {path}"
 
 
+def test_token_file_ignores_byte_order_mark(tmp_path):
+    path = tmp_path / "token"
+    path.write_text("\ufefftok-123456\r\n", encoding="utf-8")
+    credential = resolve(token_file=path, environ={})
+    assert credential.secret == "tok-123456"
+
+
 TOKEN_FILE_ERRORS = [
     # (file content or None for a missing file, words expected in the error)
     (None, "not found"),

@@ -113,6 +113,7 @@ OUTCOME_CASES = [
     ("server_error_502_html", 502, HTML_PAGE.encode(), {}, env.SERVER_ERROR),
     ("server_error_503_empty", 503, b"", {}, env.SERVER_ERROR),
     ("server_error_despite_success", 500, body(), {}, env.SERVER_ERROR),
+    ("bad_response_status_999", 999, error_body(10001), {}, env.BAD_RESPONSE),
     ("bad_response_html", 200, HTML_PAGE.encode(), {}, env.BAD_RESPONSE),
     ("bad_response_empty", 200, b"", {}, env.BAD_RESPONSE),
     ("bad_response_blank", 200, b" \r\n ", {}, env.BAD_RESPONSE),

@@ -153,6 +153,14 @@ def test_list_accounts_pretty(isolated_dirs):
     assert f"{ACCOUNT}  Acme Robotics" in lines
 
 
+def test_list_accounts_with_headless(isolated_dirs):
+    result = run_piped(isolated_dirs, "--demo", "--headless", "--list-accounts")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == len(data.ACCOUNTS)
+    assert json.loads(lines[0])["id"] == data.ACCOUNTS[0]["id"]
+
+
 # -- the line formats themselves ----------------------------------------------
 
 BEAT = {

@@ -232,6 +232,7 @@ REJECTED_BASE_URLS = {
     "ftp": "ftp://api.cloudflare.com/client/v4",
     "no-scheme": "api.cloudflare.com/client/v4",
     "no-host": "https:///client/v4",
+    "space-in-path": "http://127.0.0.1:8080/client v4",
     "empty": "",
 }
 

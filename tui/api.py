@@ -121,6 +121,11 @@ def check_base_url(url: str) -> str:
         raise UserError("the API base URL must not contain a user name or password")
     if parts.query or parts.fragment:
         raise UserError(f"the API base URL {url!r} must not have a query or fragment")
+    if " " in parts.path:
+        raise UserError(
+            f"invalid API base URL {url!r}: its path contains a space; write it "
+            "as %20 if the server expects one"
+        )
     if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise UserError(
             f"refusing plain http:// for {parts.hostname}: credentials would travel "

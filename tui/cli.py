@@ -257,7 +257,8 @@ def resolve_options(
         else:
             config_note = _config_note(where, config, used, script, account)
 
-    if args.headless and (account is None or script is None):
+    # A listing needs no session, with --headless or without it.
+    if args.headless and not listing and (account is None or script is None):
         skipped = f" ({notices[0]})" if notices else ""
         raise UserError(
             "--headless needs --account ID (or CLOUDFLARE_ACCOUNT_ID) and a "

@@ -140,7 +140,8 @@ def read_token_file(path: Path, source: str) -> str:
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or "not UTF-8 text"
         raise UserError(f"{source}: cannot read {path}: {reason}") from None
-    token = text.strip()
+    # Some Windows editors start a UTF-8 file with a byte order mark.
+    token = text.removeprefix("\ufeff").strip()
     if not token:
         raise UserError(f"{source}: {path} is empty; put the API token in it")
     if any(ch.isspace() for ch in token) or not token.isprintable():

@@ -273,6 +273,9 @@ def classify(
         if wait is not None:
             note = f"{note}; Retry-After {wait:g} s".lstrip("; ")
         return result(RATE_LIMITED, note, retry_after=wait)
+    if status > 599:
+        # RFC 9110 section 15: codes outside 100 to 599 are invalid.
+        return result(BAD_RESPONSE, "invalid HTTP status code")
     if status >= 500:
         return result(SERVER_ERROR)
     if status in (401, 403) or AUTH_CODES.intersection(codes):
