@@ -8,6 +8,8 @@ from rich.console import Console
 from textual.widgets import Input, OptionList
 
 from tests.apphelpers import make_app, wait_for
+from tui import envelope as env
+from tui.api import ApiError, CloudflareClient
 from tui.demo import data
 from tui.demo.server import DEMO_TOKEN
 from tui.engine import State
@@ -136,3 +138,38 @@ async def test_quit_stops_the_session(demo):
         session = app.session
         await pilot.press("q")
     assert session.state is State.STOPPED
+
+
+async def test_flags_skip_pickers_that_cannot_list(demo, monkeypatch):
+    # A token with only Workers Observability Write cannot list accounts or
+    # Workers; the flags name both, so the session starts anyway.
+    async def refuse(*args, **kwargs):
+        raise ApiError("listing", env.failure(env.AUTH_FAILED, "HTTP 403", 0.0))
+
+    monkeypatch.setattr(CloudflareClient, "list_accounts", refuse)
+    monkeypatch.setattr(CloudflareClient, "list_scripts", refuse)
+    account = data.ACCOUNTS[0]
+    script = data.SCRIPTS_BY_ACCOUNT_ID[account["id"]][0]["id"]
+    app = make_app(demo, "--account", account["id"], "--script", script)
+    async with app.run_test(size=(100, 30)):
+        assert await wait_for(lambda: on_session_screen(app))
+        table = app.screen.query_one(HistoryTable)
+        assert await wait_for(lambda: table.row_count == 1)
+        assert app.session.script == script
+        assert app.session.account_id == account["id"]
+        assert app.session.state is State.ALIVE
+
+
+async def test_failed_listing_without_flags_shows_error(demo, monkeypatch):
+    async def refuse(*args, **kwargs):
+        raise ApiError(
+            "listing accounts", env.failure(env.AUTH_FAILED, "HTTP 403", 0.0)
+        )
+
+    monkeypatch.setattr(CloudflareClient, "list_accounts", refuse)
+    app = make_app(demo)
+    async with app.run_test(size=(100, 30)):
+        assert await wait_for(lambda: isinstance(app.screen, AccountScreen))
+        message = app.screen.query_one("#picker-message")
+        assert await wait_for(lambda: "HTTP 403" in str(message.render()))
+        assert not on_session_screen(app)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -9,8 +10,11 @@ from textual import work
 from textual.binding import Binding
 
 from tui.api import Account, ApiError
+from tui.logsetup import scrub
 from tui.screens.picker import Choice, PickerScreen
 from tui.text import short_id
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from tui.app import LiveTailApp
@@ -56,6 +60,18 @@ class AccountScreen(PickerScreen):
             accounts = await client.list_accounts()
             app.account_notes = client.account_notes()
         except ApiError as exc:
+            preselect, _ = app.preselected_account()
+            if app.verified and app.skip_pickers and preselect:
+                # Only the picker needs the list (and Account Settings Read):
+                # go on with the account the user named.
+                log.warning(
+                    "listing accounts failed (%s); using account %s as given",
+                    scrub(exc.result.message),
+                    preselect,
+                )
+                app.accounts = [Account(preselect, preselect)]
+                self.choose(preselect)
+                return
             self.set_message(
                 f"{exc.what} failed for the {described}: {exc.result.message}. "
                 "Press F5 to try again or F2 to enter another token.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -9,8 +10,11 @@ from textual import work
 from textual.binding import Binding
 
 from tui.api import Account, ApiError, Script
+from tui.logsetup import scrub
 from tui.screens.picker import Choice, PickerScreen
 from tui.text import short_id
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from tui.app import LiveTailApp
@@ -51,6 +55,20 @@ class ScriptScreen(PickerScreen):
         try:
             scripts = await client.list_scripts(account.id)
         except ApiError as exc:
+            app = self.livetail
+            preselect = app.options.script
+            if app.skip_pickers and preselect:
+                # Only the picker needs the list (and Workers Scripts Read):
+                # go on with the Worker the user named.
+                log.warning(
+                    "listing Workers failed in %s (%s); using Worker %s as given",
+                    account.id,
+                    scrub(exc.result.message),
+                    preselect,
+                )
+                app.skip_pickers = False
+                self.choose(preselect)
+                return
             self.set_message(
                 f"{exc.what} failed in {account.name} ({account.id}): "
                 f"{exc.result.message}. Press F5 to try again or Escape to go back.",
