@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Iterator
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tui import logsetup
 from tui.demo.server import DemoServer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -68,3 +70,22 @@ def cli_env(home: Path, **extra: str) -> dict[str, str]:
 
 def cli_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "tui", *args]
+
+
+@pytest.fixture
+def fresh_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep secrets registered by in-process CLI runs out of other tests."""
+    monkeypatch.setattr(logsetup, "_secrets", ())
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """Remove the log handlers that an in-process ``main()`` adds to the root."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
+            handler.close()
+    root.setLevel(level)

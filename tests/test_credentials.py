@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import os
 import stat
 import sys
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.faultserver import FaultServer
-from tui import credentials, logsetup, paths
+from tui import credentials, paths
 from tui.api import CloudflareClient
 from tui.cli import main
 from tui.credentials import MAX_TOKEN_FILE, Credential, resolve
@@ -29,23 +28,8 @@ FUTURE = "2999-01-01T00:00:00.000Z"
 PAST = "2001-01-01T00:00:00.000Z"
 
 
-@pytest.fixture(autouse=True)
-def fresh_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keep secrets registered by in-process CLI runs out of other tests."""
-    monkeypatch.setattr(logsetup, "_secrets", ())
-
-
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    """Remove the log handler that an in-process ``main()`` adds to the root."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    for handler in list(root.handlers):
-        if handler not in handlers:
-            root.removeHandler(handler)
-            handler.close()
-    root.setLevel(level)
+# Secrets and log handlers registered by in-process runs stay in their test.
+pytestmark = pytest.mark.usefixtures("fresh_secrets")
 
 
 @pytest.fixture

@@ -165,22 +165,8 @@ def history_messages(database: Path) -> list[str]:
         connection.close()
 
 
-@pytest.fixture(autouse=True)
-def fresh_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(logsetup, "_secrets", ())
-
-
-@pytest.fixture(autouse=True)
-def restore_logging() -> Iterator[None]:
-    """Remove the log handler that in-process runs add to the root logger."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    for handler in list(root.handlers):
-        if handler not in handlers:
-            root.removeHandler(handler)
-            handler.close()
-    root.setLevel(level)
+# Secrets and log handlers registered by in-process runs stay in their test.
+pytestmark = pytest.mark.usefixtures("fresh_secrets", "restore_logging")
 
 
 @pytest.fixture

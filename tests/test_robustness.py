@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import sqlite3
 import stat
@@ -15,7 +14,7 @@ import pytest
 
 from tests.conftest import cli_env
 from tests.faultserver import FaultServer, Reply, envelope
-from tui import api, history, logsetup, wrangler
+from tui import api, history, wrangler
 from tui.cli import build_parser, main, resolve_options
 from tui.credentials import Credential
 from tui.demo import data
@@ -27,22 +26,8 @@ ACCOUNT = data.ACCOUNTS[0]["id"]
 SCRIPT = data.SCRIPTS_BY_ACCOUNT_ID[ACCOUNT][0]["id"]
 
 
-@pytest.fixture(autouse=True)
-def fresh_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(logsetup, "_secrets", ())
-
-
-@pytest.fixture(autouse=True)
-def restore_logging() -> Iterator[None]:
-    """Remove the log handler that an in-process ``main()`` adds to the root."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    for handler in list(root.handlers):
-        if handler not in handlers:
-            root.removeHandler(handler)
-            handler.close()
-    root.setLevel(level)
+# Secrets and log handlers registered by in-process runs stay in their test.
+pytestmark = pytest.mark.usefixtures("fresh_secrets", "restore_logging")
 
 
 @pytest.fixture

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 
 import pytest
 
 from tests.faultserver import FaultServer, Reply
-from tui import logsetup
 from tui.api import (
     DEFAULT_BASE_URL,
     ApiError,
@@ -70,22 +68,8 @@ BAD_SCRIPT_NAMES = {
 GOOD_SCRIPT_NAMES = ["w", "_", "my-worker", "my_worker_2", "MyWorker", "w" * 63]
 
 
-@pytest.fixture(autouse=True)
-def fresh_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(logsetup, "_secrets", ())
-
-
-@pytest.fixture(autouse=True)
-def restore_logging() -> Iterator[None]:
-    """Remove the log handler that an in-process ``main()`` adds to the root."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    for handler in list(root.handlers):
-        if handler not in handlers:
-            root.removeHandler(handler)
-            handler.close()
-    root.setLevel(level)
+# Secrets and log handlers registered by in-process runs stay in their test.
+pytestmark = pytest.mark.usefixtures("fresh_secrets", "restore_logging")
 
 
 @pytest.fixture

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.faultserver import FaultServer
-from tui import logsetup, wrangler
+from tui import wrangler
 from tui.cli import build_parser, main, resolve_options
 from tui.errors import UserError
 
@@ -69,22 +67,8 @@ ENVIRONMENTS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def fresh_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(logsetup, "_secrets", ())
-
-
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    """Remove the log handler that an in-process ``main()`` adds to the root."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    for handler in list(root.handlers):
-        if handler not in handlers:
-            root.removeHandler(handler)
-            handler.close()
-    root.setLevel(level)
+# Secrets and log handlers registered by in-process runs stay in their test.
+pytestmark = pytest.mark.usefixtures("fresh_secrets")
 
 
 def write(directory: Path, name: str, text: str) -> Path:

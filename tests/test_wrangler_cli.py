@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import logging
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,17 +32,8 @@ ENVIRONMENTS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def restore_logging() -> Iterator[None]:
-    """Remove the log handler that an in-process ``main()`` adds to the root."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    for handler in list(root.handlers):
-        if handler not in handlers:
-            root.removeHandler(handler)
-            handler.close()
-    root.setLevel(level)
+# Secrets and log handlers registered by in-process runs stay in their test.
+pytestmark = pytest.mark.usefixtures("restore_logging")
 
 
 def options_for(*argv: str):
