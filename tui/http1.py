@@ -54,20 +54,28 @@ _BYTES_REPR = re.compile(
 _ILLEGAL = re.compile(r"^illegal (?P<what>[^:\"]+?):? (?=\")", re.IGNORECASE)
 
 
-# RFC 9110 and 9112: a header name is a token; values and the request
-# target hold visible characters (values also spaces and tabs).
-_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+# RFC 9110 and 9112: a header name is a token. Values and the request
+# target contain visible characters (values also spaces and tabs).
+_TOKEN_CHARS = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+# What a received header value, reason phrase or chunk extension may contain:
+# anything but control characters other than tab.
+_TEXT_CHARS = r"[^\x00-\x08\x0a-\x1f\x7f]"
+_TOKEN = re.compile(_TOKEN_CHARS)
 _VALUE = re.compile(r"[\t\x20-\x7e]*")
 _TARGET = re.compile(r"/[\x21-\x7e]*")
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
-_STATUS_LINE = re.compile(rb"HTTP/1\.([01]) ([0-9]{3})(?: [^\x00-\x08\x0a-\x1f\x7f]*)?")
-_HEADER_LINE = re.compile(
-    rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*([^\x00-\x08\x0a-\x1f\x7f]*?)[ \t]*"
-)
-_FOLDED_LINE = re.compile(rb"[ \t][^\x00-\x08\x0a-\x1f\x7f]*")
-_CHUNK_HEADER = re.compile(
-    rb"([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\x00-\x08\x0a-\x1f\x7f]*)?"
-)
+_STATUS_LINE = re.compile(f"HTTP/1\\.([01]) ([0-9]{{3}})(?: {_TEXT_CHARS}*)?".encode())
+_HEADER_LINE = re.compile(f"({_TOKEN_CHARS}):[ \t]*({_TEXT_CHARS}*?)[ \t]*".encode())
+_FOLDED_LINE = re.compile(f"[ \t]{_TEXT_CHARS}*".encode())
+_CHUNK_HEADER = re.compile(f"([0-9A-Fa-f]{{1,16}})[ \t]*(?:;{_TEXT_CHARS}*)?".encode())
+
+
+def _status_line(line: bytes) -> re.Match[bytes]:
+    """Return the match of a reply's status line, or raise BadReply."""
+    status = _STATUS_LINE.fullmatch(line)
+    if status is None or int(status.group(2)) < 100:
+        raise BadReply(f'invalid status line "{excerpt(line)}"')
+    return status
 
 
 def _parse_head(head: bytes) -> tuple[int, str, dict[str, str]]:
@@ -77,10 +85,7 @@ def _parse_head(head: bytes) -> tuple[int, str, dict[str, str]]:
     with ", " as RFC 9110 allows. Raises BadReply for anything malformed.
     """
     lines = head.split(b"\n")
-    first = lines[0].rstrip(b"\r")
-    status = _STATUS_LINE.fullmatch(first)
-    if status is None or int(status.group(2)) < 100:
-        raise BadReply(f'invalid status line "{excerpt(first)}"')
+    status = _status_line(lines[0].rstrip(b"\r"))
     headers: dict[str, str] = {}
     name = ""
     for raw in lines[1:]:
@@ -124,9 +129,7 @@ def _content_length(value: str) -> int:
     A repeated header arrives joined with commas; its copies must agree.
     """
     lengths = {part.strip() for part in value.split(",")}
-    if len(lengths) != 1:
-        raise BadReply(f'bad Content-Length "{excerpt(value.encode("latin-1"))}"')
-    length = lengths.pop()
+    length = lengths.pop() if len(lengths) == 1 else ""
     if not length.isdigit() or not length.isascii() or len(length) > 18:
         raise BadReply(f'bad Content-Length "{excerpt(value.encode("latin-1"))}"')
     return int(length)
@@ -209,30 +212,32 @@ class PostConnection:
         timeout: float,
     ):
         self._base_url = base_url
-        self._options: dict[str, Any] = {"user_agent": user_agent, "max_body": max_body}
-        # Whether a request is in flight on this connection.
-        self._busy = False
+        self._user_agent = user_agent
+        self._max_body = max_body
+        self.timeout = timeout
+
         parts = urlsplit(base_url)
         self.https = parts.scheme == "https"
         self.host = parts.hostname or ""
-        self.port = parts.port or (443 if self.https else 80)
+        default_port = 443 if self.https else 80
+        self.port = parts.port or default_port
         self._ssl = ssl_context if self.https else None
         self._prefix = parts.path.rstrip("/")
         host_text = f"[{self.host}]" if ":" in self.host else self.host
-        default_port = 443 if self.https else 80
-        self._host_header = (
+        host_header = (
             host_text if self.port == default_port else f"{host_text}:{self.port}"
         )
         self._fixed_head = (
-            f"Host: {self._host_header}\r\nUser-Agent: {user_agent}\r\n"
+            f"Host: {host_header}\r\nUser-Agent: {user_agent}\r\n"
             "Accept: application/json\r\nContent-Type: application/json\r\n"
         )
         if not _VALUE.fullmatch(self._fixed_head.replace("\r\n", "")):
             raise BadRequest(
                 "the host or user agent contains a character HTTP does not allow"
             )
-        self._max_body = max_body
-        self.timeout = timeout
+
+        # Whether a request is in flight on this connection.
+        self._busy = False
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         # The transport's socket, which select() can poll.
@@ -259,7 +264,11 @@ class PostConnection:
             # A request is in flight here (the live tail prepared again while
             # a heartbeat waits): send this one over a connection of its own.
             extra = PostConnection(
-                self._base_url, self._ssl, timeout=self.timeout, **self._options
+                self._base_url,
+                self._ssl,
+                user_agent=self._user_agent,
+                max_body=self._max_body,
+                timeout=self.timeout,
             )
             try:
                 return await extra.post(path, body, headers)
@@ -422,26 +431,23 @@ class PostConnection:
         """Return the next reply's status line and headers, not the blank line after."""
         while True:
             end = _HEAD_END.search(self._buffer)
-            if end is not None and end.start() > MAX_HEAD:
+            if (len(self._buffer) if end is None else end.start()) > MAX_HEAD:
                 raise BadReply(f"the reply head is longer than {MAX_HEAD // 1024} KiB")
             if end is not None:
                 head = bytes(self._buffer[: end.start()])
                 del self._buffer[: end.end()]
                 return head
-            if len(self._buffer) > MAX_HEAD:
-                raise BadReply(f"the reply head is longer than {MAX_HEAD // 1024} KiB")
-            line_end = self._buffer.find(b"\n")
-            if line_end >= 0:
+            if b"\n" in self._buffer:
                 # A server that is not HTTP may send one line and then wait.
-                first = bytes(self._buffer[:line_end]).rstrip(b"\r")
-                if not _STATUS_LINE.fullmatch(first):
-                    raise BadReply(f'invalid status line "{excerpt(first)}"')
+                self._check_first_line()
             if not await self._fill():
                 if self._buffer:
-                    first = bytes(self._buffer).split(b"\n", 1)[0].rstrip(b"\r")
-                    if not _STATUS_LINE.fullmatch(first):
-                        raise BadReply(f'invalid status line "{excerpt(first)}"')
+                    self._check_first_line()
                 raise ConnectionDropped(DROPPED)
+
+    def _check_first_line(self) -> None:
+        """Raise BadReply unless the buffered bytes start with a status line."""
+        _status_line(bytes(self._buffer.partition(b"\n")[0]).rstrip(b"\r"))
 
     async def _read_line(self, what: str) -> bytes:
         """Return the next line of a chunked body, without its line end."""
