@@ -140,14 +140,16 @@ async def test_quit_stops_the_session(demo):
     assert session.state is State.STOPPED
 
 
+async def fail_listing(*args, **kwargs):
+    """Stand in for a listing call with a token that lacks the read permissions."""
+    raise ApiError("listing", env.failure(env.AUTH_FAILED, "HTTP 403", 0.0))
+
+
 async def test_flags_skip_pickers_that_cannot_list(demo, monkeypatch):
     # A token with only Workers Observability Write cannot list accounts or
-    # Workers; the flags name both, so the session starts anyway.
-    async def refuse(*args, **kwargs):
-        raise ApiError("listing", env.failure(env.AUTH_FAILED, "HTTP 403", 0.0))
-
-    monkeypatch.setattr(CloudflareClient, "list_accounts", refuse)
-    monkeypatch.setattr(CloudflareClient, "list_scripts", refuse)
+    # Workers. The flags name both, so the session starts anyway.
+    monkeypatch.setattr(CloudflareClient, "list_accounts", fail_listing)
+    monkeypatch.setattr(CloudflareClient, "list_scripts", fail_listing)
     account = data.ACCOUNTS[0]
     script = data.SCRIPTS_BY_ACCOUNT_ID[account["id"]][0]["id"]
     app = make_app(demo, "--account", account["id"], "--script", script)
@@ -161,12 +163,7 @@ async def test_flags_skip_pickers_that_cannot_list(demo, monkeypatch):
 
 
 async def test_failed_listing_without_flags_shows_error(demo, monkeypatch):
-    async def refuse(*args, **kwargs):
-        raise ApiError(
-            "listing accounts", env.failure(env.AUTH_FAILED, "HTTP 403", 0.0)
-        )
-
-    monkeypatch.setattr(CloudflareClient, "list_accounts", refuse)
+    monkeypatch.setattr(CloudflareClient, "list_accounts", fail_listing)
     app = make_app(demo)
     async with app.run_test(size=(100, 30)):
         assert await wait_for(lambda: isinstance(app.screen, AccountScreen))

@@ -758,9 +758,7 @@ async def test_switching_protocols_is_rejected() -> None:
         bad, good = await heartbeats(server)
 
     assert bad.outcome == env.NETWORK_ERROR
-    assert bad.message == (
-        NOT_HTTP + "the server switched protocols, which was not asked for"
-    )
+    assert bad.message == (NOT_HTTP + "unexpected 101 Switching Protocols reply")
     assert good.ok
     assert server.connections == 2
 

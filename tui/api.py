@@ -123,8 +123,8 @@ def check_base_url(url: str) -> str:
         raise UserError(f"the API base URL {url!r} must not have a query or fragment")
     if " " in parts.path:
         raise UserError(
-            f"invalid API base URL {url!r}: its path contains a space; write it "
-            "as %20 if the server expects one"
+            f"invalid API base URL {url!r}: its path contains a space (write it "
+            "as %20 if the server expects one)"
         )
     if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise UserError(

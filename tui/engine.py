@@ -334,7 +334,7 @@ class HeartbeatSession:
                 return False
             self._wake.clear()
             # A timer that sets the wake event costs less CPU than a timeout
-            # that cancels the wait; the loop checks afterwards why it woke.
+            # that cancels the wait. The loop then checks why it woke.
             timer = asyncio.get_running_loop().call_later(
                 min(remaining, WAKE_SLICE), self._wake.set
             )

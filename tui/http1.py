@@ -38,7 +38,7 @@ RECV_SIZE = 16 * 1024
 # The longest reply head (status line and headers) and chunk line accepted.
 MAX_HEAD = 64 * 1024
 MAX_LINE = 1024
-# The most chunks a chunked reply may have. A JSON reply needs a handful, and
+# The maximum number of chunks in a chunked reply. A JSON reply needs a few, and
 # parsing a million one-byte chunks would keep a core busy until the deadline.
 MAX_CHUNKS = 4096
 DROPPED = "the server closed the connection before the reply was complete"
@@ -57,8 +57,8 @@ _ILLEGAL = re.compile(r"^illegal (?P<what>[^:\"]+?):? (?=\")", re.IGNORECASE)
 # RFC 9110 and 9112: a header name is a token. Values and the request
 # target contain visible characters (values also spaces and tabs).
 _TOKEN_CHARS = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
-# What a received header value, reason phrase or chunk extension may contain:
-# anything but control characters other than tab.
+# Characters allowed in a received header value, reason phrase or chunk
+# extension: anything but control characters other than tab.
 _TEXT_CHARS = r"[^\x00-\x08\x0a-\x1f\x7f]"
 _TOKEN = re.compile(_TOKEN_CHARS)
 _VALUE = re.compile(r"[\t\x20-\x7e]*")
@@ -81,8 +81,8 @@ def _status_line(line: bytes) -> re.Match[bytes]:
 def _parse_head(head: bytes) -> tuple[int, str, dict[str, str]]:
     """Return the status, HTTP version ("1.0", "1.1") and headers of a reply head.
 
-    Header names come back lowercase; a repeated header's values are joined
-    with ", " as RFC 9110 allows. Raises BadReply for anything malformed.
+    Header names come back lowercase, and a repeated header's values are
+    joined with ", " as RFC 9110 allows. Raises BadReply for anything malformed.
     """
     lines = head.split(b"\n")
     status = _status_line(lines[0].rstrip(b"\r"))
@@ -110,7 +110,7 @@ def _buffered(reader: asyncio.StreamReader) -> bool:
     """Return whether the event loop has read bytes that no reply has used yet.
 
     An idle connection has none, unless the server sent something after the
-    last reply; the next reply would then be read as the wrong one.
+    last reply. The next reply would then be read as the wrong one.
     """
     # NOTE: StreamReader has no public way to see its buffer. ``_buffer`` is
     # a bytearray in CPython 3.11 to 3.13. Without it, assume bytes wait.
@@ -126,7 +126,7 @@ def _tokens(value: str) -> list[str]:
 def _content_length(value: str) -> int:
     """Return the length a Content-Length header gives, or raise BadReply.
 
-    A repeated header arrives joined with commas; its copies must agree.
+    A repeated header arrives joined with commas, and its copies must agree.
     """
     lengths = {part.strip() for part in value.split(",")}
     length = lengths.pop() if len(lengths) == 1 else ""
@@ -261,8 +261,8 @@ class PostConnection:
         BadReply or BodyTooLarge for the reply.
         """
         if self._busy:
-            # A request is in flight here (the live tail prepared again while
-            # a heartbeat waits): send this one over a connection of its own.
+            # A request is in flight here, such as a heartbeat while the live
+            # tail is prepared again. This one gets a connection of its own.
             extra = PostConnection(
                 self._base_url,
                 self._ssl,
@@ -336,7 +336,7 @@ class PostConnection:
             # NOTE: asyncio's socket transport (checked in CPython 3.11 to
             # 3.13) calls recv() with max_size, 256 KiB. A buffer that
             # large comes from mmap, so every reply cost an mmap, a page
-            # fault, an mremap and an munmap. A reply is well under 1 KiB.
+            # fault, an mremap and an munmap. A heartbeat reply is well under 1 KiB.
             transport.max_size = RECV_SIZE
 
     def _request_head(self, path: str, size: int, headers: dict[str, str]) -> bytes:
@@ -365,7 +365,7 @@ class PostConnection:
         self._idle = False
         self._writer.write(self._request_head(path, len(body), headers) + body)
         if self._writer.transport.get_write_buffer_size():
-            # The socket did not take the whole request at once: wait for it.
+            # The socket did not take the whole request at once, so wait for it.
             try:
                 async with asyncio.timeout(self.timeout):
                     await self._writer.drain()
@@ -375,7 +375,7 @@ class PostConnection:
         while True:
             status, version, reply_headers = _parse_head(await self._read_head())
             if status == 101:
-                raise BadReply("the server switched protocols, which was not asked for")
+                raise BadReply("unexpected 101 Switching Protocols reply")
             if status >= 200:
                 break
             # An informational reply (100 Continue) comes before the real one.
@@ -415,7 +415,7 @@ class PostConnection:
         return status, reply_headers, reply_body
 
     async def _fill(self) -> bool:
-        """Read what the server sent next into the buffer; False at the end."""
+        """Read the server's next bytes into the buffer, or return False at the end."""
         assert self._reader is not None
         try:
             async with asyncio.timeout(self.timeout):

@@ -73,7 +73,7 @@ def app_env(home: Path, token: str | None = DEMO_TOKEN) -> dict[str, str]:
 
 
 def compile_package() -> bool:
-    """Write the bytecode of every module in tui/; return whether all compiled.
+    """Write the bytecode of every module in tui/, and return whether all compiled.
 
     Python writes it on an app's first run, so every later start reads it.
     Where PYTHONDONTWRITEBYTECODE is set (as on the benchmark machine), an
